@@ -1,0 +1,162 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// urlParam reads a chi URL parameter.
+func urlParam(r *http.Request, name string) string { return chi.URLParam(r, name) }
+
+// recoverer turns a panic into a logged 500 in the envelope.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic", slog.String("method", r.Method),
+					slog.String("path", r.URL.Path), slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logRequests logs each request once it is done.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", status), slog.Int("bytes", ww.BytesWritten()),
+			slog.Duration("took", time.Since(start)), slog.String("ip", s.clientIP(r)))
+	})
+}
+
+// clientIP is the socket's peer, or the right-most untrusted address of
+// X-Forwarded-For when the peer is a trusted proxy.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(peer) {
+		return host
+	}
+	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !s.trusted(a) {
+			return a.Unmap().String()
+		}
+		host = a.Unmap().String()
+	}
+	return host
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// rateLimit applies lim per client IP.
+func (s *Server) rateLimit(lim *rateLimiter) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if wait, ok := lim.allow(s.clientIP(r)); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+				s.writeError(w, r, &APIError{Code: http.StatusTooManyRequests, Message: "too many requests"})
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// rateLimiter is a token bucket per key whose rate and burst are read on
+// each call, so a settings change applies at once.
+type rateLimiter struct {
+	params func() (rps float64, burst int)
+	now    func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(params func() (float64, int)) *rateLimiter {
+	return &rateLimiter{params: params, now: time.Now, buckets: map[string]*bucket{}}
+}
+
+// allow takes one token for key; when none is left it reports how long
+// until one is.
+func (l *rateLimiter) allow(key string) (time.Duration, bool) {
+	rps, burst := l.params()
+	if rps <= 0 || burst <= 0 {
+		return 0, true // 0 turns the limit off
+	}
+	t := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t.Sub(l.swept) > time.Minute {
+		l.sweep(t, rps, burst)
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: float64(burst), last: t}
+		l.buckets[key] = b
+	}
+	b.tokens = math.Min(float64(burst), b.tokens+t.Sub(b.last).Seconds()*rps)
+	b.last = t
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0, true
+	}
+	return time.Duration((1 - b.tokens) / rps * float64(time.Second)), false
+}
+
+// sweep forgets buckets that have refilled completely.
+func (l *rateLimiter) sweep(t time.Time, rps float64, burst int) {
+	l.swept = t
+	full := time.Duration(float64(burst) / rps * float64(time.Second))
+	for k, b := range l.buckets {
+		if t.Sub(b.last) > full {
+			delete(l.buckets, k)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes is the table of contents of the HTTP API.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.logRequests)
+	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+	r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error {
+		return &APIError{Code: http.StatusMethodNotAllowed, Message: "method not allowed"}
+	}))
+
+	r.Get("/healthz", s.h(s.healthz))
+	r.Get("/metrics", s.metricsHandler)
+
+	r.Route("/api", func(r chi.Router) {
+		r.Use(s.rateLimit(s.limiter))
+		r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+		r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error {
+			return &APIError{Code: http.StatusMethodNotAllowed, Message: "method not allowed"}
+		}))
+
+		// Public.
+		r.Get("/openapi.json", s.openAPI)
+		r.Get("/settings/public", s.h(s.publicSettings))
+		r.Post("/setup", s.h(s.setup))
+		r.Group(func(r chi.Router) {
+			r.Use(s.rateLimit(s.authLimits))
+			r.Post("/auth/login", s.h(s.login))
+			r.Post("/auth/register", s.h(s.register))
+		})
+		r.Get("/categories", s.h(s.listCategories))
+
+		// Anyone; what they see depends on who they are.
+		r.Group(func(r chi.Router) {
+			r.Use(s.optionalAuth)
+			r.Get("/videos", s.h(s.listVideos))
+			r.Get("/videos/{id}", s.h(s.getVideo))
+		})
+
+		// Signed-in users.
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireAuth)
+			r.Get("/user/profile", s.h(s.getProfile))
+			r.Put("/user/profile", s.h(s.updateProfile))
+			r.Put("/user/password", s.h(s.changePassword))
+			r.Post("/user/avatar", s.h(s.uploadAvatar))
+			r.Get("/user/api-keys", s.h(s.listAPIKeys))
+			r.Post("/user/api-keys", s.h(s.createAPIKey))
+			r.Delete("/user/api-keys/{id}", s.h(s.revokeAPIKey))
+
+			r.Post("/videos/upload", s.h(s.uploadVideo))
+			r.Post("/videos/upload/init", s.h(s.initUpload))
+			r.Post("/videos/upload/chunk", s.h(s.uploadChunk))
+			r.Post("/videos/upload/complete", s.h(s.completeUpload))
+			r.Get("/videos/upload/{upload_id}", s.h(s.uploadStatus))
+			r.Put("/videos/{id}", s.h(s.updateVideo))
+			r.Delete("/videos/{id}", s.h(s.deleteVideo))
+		})
+
+		// Admins.
+		r.Route("/admin", func(r chi.Router) {
+			r.Use(s.requireAdmin)
+			r.Post("/categories", s.h(s.createCategory))
+			r.Put("/categories/{id}", s.h(s.updateCategory))
+			r.Delete("/categories/{id}", s.h(s.deleteCategory))
+
+			r.Get("/transcode/tasks", s.h(s.listTasks))
+			r.Get("/transcode/tasks/{id}", s.h(s.getTask))
+			r.Post("/transcode/tasks/{id}/retry", s.h(s.retryTask))
+			r.Post("/transcode/tasks/{id}/cancel", s.h(s.cancelTask))
+
+			r.Get("/statistics/overview", s.h(s.statsOverview))
+			r.Get("/statistics/videos", s.h(s.statsVideos))
+			r.Get("/statistics/users", s.h(s.statsUsers))
+
+			r.Get("/settings", s.h(s.getSettings))
+			r.Put("/settings", s.h(s.updateSettings))
+
+			r.Get("/users", s.h(s.listUsers))
+			r.Put("/users/{id}", s.h(s.updateUser))
+			r.Get("/invites", s.h(s.listInvites))
+			r.Post("/invites", s.h(s.createInvite))
+			r.Get("/backup", s.h(s.backup))
+
+			r.Get("/libraries", s.h(s.listLibraries))
+			r.Post("/libraries", s.h(s.createLibrary))
+			r.Put("/libraries/{id}", s.h(s.updateLibrary))
+			r.Delete("/libraries/{id}", s.h(s.deleteLibrary))
+			r.Post("/libraries/{id}/scan", s.h(s.scanLibrary))
+		})
+	})
+
+	// Playback: HLS behind a signed token, public covers, avatars.
+	r.Get("/videos/{id}/*", s.servePlayback)
+	r.Get("/covers/{name}", s.serveCover)
+	r.Get("/avatars/{name}", s.serveAvatar)
+
+	// Everything else is the web app.
+	r.Get("/*", s.serveUI)
+	return r
+}

@@ -1,0 +1,103 @@
+// Package server owns Mika's HTTP side: the router, middlewares, the API
+// handlers (one file per resource) and the embedded web app.
+package server
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"mika/store"
+	"mika/store/media"
+)
+
+// Transcoder is what the HTTP layer needs from the worker pool.
+type Transcoder interface {
+	// Wake tells the pool a task was queued or changed.
+	Wake()
+	// CancelTask stops task id's ffmpeg if it runs here, removing partial output.
+	CancelTask(id int64)
+	// FFmpegVersion is the ffmpeg version line, or "" when ffmpeg is missing.
+	FFmpegVersion() string
+	// HWAccels lists the hardware encoders that really work here, "none" first.
+	HWAccels() []string
+}
+
+// Config is everything the server is built from.
+type Config struct {
+	Store          *store.Store
+	Data           media.Dir
+	Transcoder     Transcoder
+	UI             fs.FS // the built SPA; may lack index.html
+	Log            *slog.Logger
+	TrustedProxies []netip.Prefix
+	Version        string
+}
+
+// Server is the HTTP application.
+type Server struct {
+	store      *store.Store
+	data       media.Dir
+	transcoder Transcoder
+	ui         fs.FS
+	log        *slog.Logger
+	proxies    []netip.Prefix
+	version    string
+
+	jwtSecret  []byte
+	limiter    *rateLimiter
+	authLimits *rateLimiter
+	handler    http.Handler
+}
+
+// New builds the server. It loads (or creates) the signing secret.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	s := &Server{
+		store:      cfg.Store,
+		data:       cfg.Data,
+		transcoder: cfg.Transcoder,
+		ui:         cfg.UI,
+		log:        cfg.Log,
+		proxies:    cfg.TrustedProxies,
+		version:    cfg.Version,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	secret, err := s.store.MetaOrInit(ctx, "jwt_secret", func() (string, error) { return randomHex(32) })
+	if err != nil {
+		return nil, err
+	}
+	s.jwtSecret = []byte(secret)
+	s.limiter = newRateLimiter(func() (float64, int) {
+		st := s.store.Settings()
+		return float64(st.RateLimitRPS), st.RateLimitBurst
+	})
+	s.authLimits = newRateLimiter(func() (float64, int) { return 10.0 / 60, 10 })
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// HTTPServer wraps the handler with sane timeouts. Write timeouts are left
+// off: uploads and segment downloads may take long on slow links.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Start runs the server's background jobs (expiring uploads, nonces, ...).
+func (s *Server) Start(ctx context.Context) {}
+
+// Shutdown stops the background jobs.
+func (s *Server) Shutdown() {}
