@@ -24,8 +24,12 @@ type fakeTranscoder struct {
 	canceled []int64
 }
 
-func (f *fakeTranscoder) Wake()                 { f.mu.Lock(); f.wakes++; f.mu.Unlock() }
-func (f *fakeTranscoder) CancelTask(id int64)   { f.mu.Lock(); f.canceled = append(f.canceled, id); f.mu.Unlock() }
+func (f *fakeTranscoder) Wake() { f.mu.Lock(); f.wakes++; f.mu.Unlock() }
+func (f *fakeTranscoder) CancelTask(id int64) {
+	f.mu.Lock()
+	f.canceled = append(f.canceled, id)
+	f.mu.Unlock()
+}
 func (f *fakeTranscoder) FFmpegVersion() string { return "test" }
 func (f *fakeTranscoder) HWAccels() []string    { return []string{"none"} }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"mika/store"
@@ -51,6 +52,9 @@ type Server struct {
 	limiter    *rateLimiter
 	authLimits *rateLimiter
 	handler    http.Handler
+
+	stopJobs context.CancelFunc
+	jobs     sync.WaitGroup
 }
 
 // New builds the server. It loads (or creates) the signing secret.
@@ -96,8 +100,41 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	}
 }
 
-// Start runs the server's background jobs (expiring uploads, nonces, ...).
-func (s *Server) Start(ctx context.Context) {}
+// Start runs the server's periodic housekeeping until ctx ends or Shutdown.
+func (s *Server) Start(ctx context.Context) {
+	ctx, s.stopJobs = context.WithCancel(ctx)
+	jobs := []struct {
+		name  string
+		every time.Duration
+		run   func(context.Context) error
+	}{
+		{"expire uploads", 10 * time.Minute, s.expireUploads},
+		{"prune nonces", time.Minute, s.pruneNonces},
+	}
+	for _, j := range jobs {
+		s.jobs.Add(1)
+		go func() {
+			defer s.jobs.Done()
+			t := time.NewTicker(j.every)
+			defer t.Stop()
+			for {
+				if err := j.run(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("housekeeping failed", slog.String("job", j.name), slog.Any("err", err))
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+}
 
-// Shutdown stops the background jobs.
-func (s *Server) Shutdown() {}
+// Shutdown stops the housekeeping jobs and waits for them.
+func (s *Server) Shutdown() {
+	if s.stopJobs != nil {
+		s.stopJobs()
+	}
+	s.jobs.Wait()
+}
