@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServe runs `mika serve` in-process until the test ends.
+func startServe(t *testing.T, data string, extra ...string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() {
+		args := append([]string{"serve", "--addr", addr, "--data", data}, extra...)
+		done <- run(ctx, args, &logs, &logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop within 10 s")
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return "http://" + addr
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("server did not become healthy; logs:\n%s", logs.String())
+	return ""
+}
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), args, &out, &out)
+	return out.String(), err
+}
+
+func login(t *testing.T, base, user, pw string) (int, map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": user, "password": pw})
+	res, err := http.Post(base+"/api/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var env map[string]any
+	json.NewDecoder(res.Body).Decode(&env)
+	return res.StatusCode, env
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	out, err := runCLI(t, "version")
+	if err != nil || !strings.HasPrefix(out, "mika ") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	if _, err := runCLI(t); err == nil {
+		t.Fatal("no command should fail")
+	}
+	if _, err := runCLI(t, "frobnicate"); err == nil {
+		t.Fatal("unknown command should fail")
+	}
+}
+
+// TestUserCommandsWhileServing creates and changes users from the command
+// line while the server runs on the same data folder (SQLite WAL).
+func TestUserCommandsWhileServing(t *testing.T) {
+	data := t.TempDir()
+	base := startServe(t, data)
+
+	if _, err := runCLI(t, "user", "create", "--username", "ad", "--password", "password123", "--data", data); err == nil {
+		t.Fatal("a 2-character username must be refused")
+	}
+	if _, err := runCLI(t, "user", "create", "--username", "admin", "--password", "short", "--data", data); err == nil {
+		t.Fatal("a short password must be refused")
+	}
+	if out, err := runCLI(t, "user", "create", "--username", "admin", "--password", "password123", "--admin", "--data", data); err != nil {
+		t.Fatalf("create: %v %s", err, out)
+	}
+	if _, err := runCLI(t, "user", "create", "--username", "admin", "--password", "password123", "--data", data); err == nil {
+		t.Fatal("a duplicate username must be refused")
+	}
+	status, env := login(t, base, "admin", "password123")
+	if status != 200 {
+		t.Fatalf("login: %d %v", status, env)
+	}
+	user := env["data"].(map[string]any)["user"].(map[string]any)
+	if user["role"] != "admin" {
+		t.Fatalf("role %v", user["role"])
+	}
+	if out, err := runCLI(t, "user", "passwd", "--username", "admin", "--password", "newpassword1", "--data", data); err != nil {
+		t.Fatalf("passwd: %v %s", err, out)
+	}
+	if status, _ := login(t, base, "admin", "password123"); status != 401 {
+		t.Fatalf("old password still works: %d", status)
+	}
+	if status, _ := login(t, base, "admin", "newpassword1"); status != 200 {
+		t.Fatalf("new password refused: %d", status)
+	}
+	// Setup is closed once a user exists.
+	res, err := http.Post(base+"/api/setup", "application/json", strings.NewReader(`{"username":"other","password":"password123"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 403 {
+		t.Fatalf("setup after users exist: %d", res.StatusCode)
+	}
+}
+
+func TestServeReadsEnvironment(t *testing.T) {
+	data := t.TempDir()
+	t.Setenv("MIKA_DATA", data)
+	t.Setenv("MIKA_FFMPEG", "/nonexistent/ffmpeg")
+	addr := freeAddr(t)
+	t.Setenv("MIKA_ADDR", addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() { done <- run(ctx, []string{"serve"}, &logs, &logs) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	var health map[string]string
+	for i := 0; i < 500; i++ {
+		res, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			json.NewDecoder(res.Body).Decode(&health)
+			res.Body.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if health["status"] != "ok" || health["ffmpeg"] != "missing" || health["db"] != "ok" {
+		t.Fatalf("healthz with a missing ffmpeg: %v", health)
+	}
+	if _, err := os.Stat(filepath.Join(data, "mika.db")); err != nil {
+		t.Fatalf("MIKA_DATA not used: %v", err)
+	}
+}
+
+func TestBackupIsAConsistentCopy(t *testing.T) {
+	data := t.TempDir()
+	startServe(t, data)
+	if _, err := runCLI(t, "user", "create", "--username", "alice", "--password", "password123", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "copy.db")
+	if msg, err := runCLI(t, "backup", "--out", out, "--data", data); err != nil {
+		t.Fatalf("backup: %v %s", err, msg)
+	}
+	if _, err := runCLI(t, "backup", "--out", out, "--data", data); err == nil {
+		t.Fatal("backup over an existing file must fail")
+	}
+	db, err := sql.Open("sqlite", "file:"+out+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var check string
+	var n int
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		t.Fatalf("integrity_check: %q %v", check, err)
+	}
+	if err := db.QueryRow("SELECT COUNT(*) FROM users WHERE username = 'alice'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("backup lacks the user: %d %v", n, err)
+	}
+}
+
+// TestBinaryIsStatic builds the real binary with CGO disabled.
+func TestBinaryIsStatic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "mika")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command("file", bin).CombinedOutput()
+	if err == nil && !strings.Contains(string(out), "statically linked") {
+		t.Fatalf("binary is not static: %s", out)
+	}
+	v, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(v), "mika ") {
+		t.Fatalf("version: %s %v", v, err)
+	}
+}
