@@ -1,0 +1,202 @@
+package transcoder
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrNoVideo is returned by Probe for a file that ffprobe reads but that has
+// no video stream (an audio file, a subtitle file).
+var ErrNoVideo = errors.New("no video stream")
+
+// ErrUnreadable is returned by Probe for a file ffprobe cannot read as media.
+var ErrUnreadable = errors.New("not a readable media file")
+
+// ProbeResult is what a task needs to know about a source before planning.
+type ProbeResult struct {
+	Format     string  // container format name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+	Duration   float64 // seconds
+	Width      int     // display width, after rotation
+	Height     int     // display height, after rotation
+	Rotation   int     // degrees clockwise the player must rotate: 0, 90, 180, 270
+	VideoCodec string  // e.g. "h264", "hevc", "vp9"
+	Profile    string  // e.g. "High", "Main 10"
+	PixFmt     string  // e.g. "yuv420p", "yuv420p10le"
+	BitDepth   int     // bits per sample of the video, 8 when unknown
+	FPS        float64 // average frame rate, 0 when unknown
+	VFR        bool    // r_frame_rate and avg_frame_rate disagree
+	BitRate    int64   // video bit rate, bits/s, 0 when unknown
+	HasAudio   bool
+	AudioCodec string // e.g. "aac", "" without audio
+}
+
+// CodedSize is the stored frame size, before rotation.
+func (p *ProbeResult) CodedSize() (w, h int) {
+	if p.Rotation == 90 || p.Rotation == 270 {
+		return p.Height, p.Width
+	}
+	return p.Width, p.Height
+}
+
+type ffprobeOut struct {
+	Streams []struct {
+		CodecType        string            `json:"codec_type"`
+		CodecName        string            `json:"codec_name"`
+		Profile          string            `json:"profile"`
+		Width            int               `json:"width"`
+		Height           int               `json:"height"`
+		PixFmt           string            `json:"pix_fmt"`
+		BitsPerRawSample string            `json:"bits_per_raw_sample"`
+		RFrameRate       string            `json:"r_frame_rate"`
+		AvgFrameRate     string            `json:"avg_frame_rate"`
+		BitRate          string            `json:"bit_rate"`
+		Duration         string            `json:"duration"`
+		Tags             map[string]string `json:"tags"`
+		Disposition      map[string]int    `json:"disposition"`
+		SideDataList     []struct {
+			SideDataType string  `json:"side_data_type"`
+			Rotation     float64 `json:"rotation"`
+		} `json:"side_data_list"`
+	} `json:"streams"`
+	Format struct {
+		FormatName string `json:"format_name"`
+		Duration   string `json:"duration"`
+	} `json:"format"`
+}
+
+// Probe runs ffprobe on path. It answers ErrNoVideo (wrapped) for a media
+// file without a video stream and ErrUnreadable (wrapped, with ffprobe's
+// last error line) for anything ffprobe cannot read.
+func Probe(ctx context.Context, ffprobe, path string) (*ProbeResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-print_format", "json",
+		"-show_format", "-show_streams", "--", path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("ffprobe: %w", ctx.Err())
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			return nil, fmt.Errorf("run ffprobe: %w", err)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrUnreadable, lastLine(stderr.String()))
+	}
+	return parseProbe(stdout.Bytes())
+}
+
+func parseProbe(b []byte) (*ProbeResult, error) {
+	var out ffprobeOut
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("%w: ffprobe answered no JSON", ErrUnreadable)
+	}
+	p := &ProbeResult{Format: out.Format.FormatName, BitDepth: 8}
+	p.Duration, _ = strconv.ParseFloat(out.Format.Duration, 64)
+	video := -1
+	for i, s := range out.Streams {
+		switch s.CodecType {
+		case "video":
+			// Cover art in MP4/MKV is a "video" stream with attached_pic.
+			if video < 0 && s.Disposition["attached_pic"] == 0 && s.Width > 0 && s.Height > 0 {
+				video = i
+			}
+		case "audio":
+			if !p.HasAudio {
+				p.HasAudio, p.AudioCodec = true, s.CodecName
+			}
+		}
+	}
+	if video < 0 {
+		return nil, ErrNoVideo
+	}
+	s := out.Streams[video]
+	p.VideoCodec, p.Profile, p.PixFmt = s.CodecName, s.Profile, s.PixFmt
+	if n, err := strconv.Atoi(s.BitsPerRawSample); err == nil && n > 0 {
+		p.BitDepth = n
+	} else if d := pixFmtDepth(s.PixFmt); d > 0 {
+		p.BitDepth = d
+	}
+	p.BitRate, _ = strconv.ParseInt(s.BitRate, 10, 64)
+	if p.Duration <= 0 {
+		p.Duration, _ = strconv.ParseFloat(s.Duration, 64)
+	}
+	avg, r := parseRate(s.AvgFrameRate), parseRate(s.RFrameRate)
+	p.FPS = avg
+	if p.FPS == 0 {
+		p.FPS = r
+	}
+	p.VFR = avg > 0 && r > 0 && math.Abs(avg-r) > 0.01*r
+
+	rot := 0.0
+	if v, ok := s.Tags["rotate"]; ok {
+		rot, _ = strconv.ParseFloat(v, 64)
+	}
+	for _, sd := range s.SideDataList {
+		if sd.SideDataType == "Display Matrix" && sd.Rotation != 0 {
+			// The display matrix states the counter-clockwise angle.
+			rot = -sd.Rotation
+		}
+	}
+	p.Rotation = ((int(math.Round(rot/90))*90)%360 + 360) % 360
+	p.Width, p.Height = s.Width, s.Height
+	if p.Rotation == 90 || p.Rotation == 270 {
+		p.Width, p.Height = s.Height, s.Width
+	}
+	return p, nil
+}
+
+// pixFmtDepth guesses the bit depth from a pixel format name.
+func pixFmtDepth(f string) int {
+	switch {
+	case f == "":
+		return 0
+	case strings.Contains(f, "p10"), strings.Contains(f, "p010"):
+		return 10
+	case strings.Contains(f, "p12"):
+		return 12
+	case strings.Contains(f, "p16"):
+		return 16
+	default:
+		return 8
+	}
+}
+
+// parseRate reads "30000/1001" or "25"; 0 when unknown.
+func parseRate(s string) float64 {
+	num, den, found := strings.Cut(s, "/")
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	if !found {
+		return n
+	}
+	d, err := strconv.ParseFloat(den, 64)
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return n / d
+}
+
+// lastLine is the last non-empty line of s, trimmed and bounded.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	l := strings.TrimSpace(lines[len(lines)-1])
+	if l == "" {
+		l = "ffprobe failed"
+	}
+	if len(l) > 300 {
+		l = l[:300]
+	}
+	return l
+}

@@ -1,0 +1,84 @@
+package transcoder
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestProbeRejects(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	random := filepath.Join(dir, "random.mp4")
+	b := make([]byte, 64<<10)
+	for i := range b {
+		b[i] = byte(i*7919 + i/13)
+	}
+	if err := os.WriteFile(random, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	audioOnly := filepath.Join(dir, "audio.m4a")
+	runFFmpeg(t, "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", audioOnly)
+
+	tests := []struct {
+		name string
+		path string
+		want error
+	}{
+		{"random bytes", random, ErrUnreadable},
+		{"missing file", filepath.Join(dir, "nope.mp4"), ErrUnreadable},
+		{"audio only", audioOnly, ErrNoVideo},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Probe(context.Background(), "ffprobe", tt.path)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestProbe(t *testing.T) {
+	needFFmpeg(t)
+	tests := []struct {
+		name       string
+		clip       clip
+		w, h, rot  int
+		codec, pix string
+		depth      int
+		audio      bool
+	}{
+		{"h264 with audio", clip{size: "320x180", seconds: "1", audio: true}, 320, 180, 0, "h264", "yuv420p", 8, true},
+		{"rotated portrait", clip{size: "320x180", seconds: "1", rotate: "90"}, 180, 320, 270, "h264", "yuv420p", 8, false},
+		{"10-bit", clip{size: "320x180", seconds: "1", pixFmt: "yuv420p10le"}, 320, 180, 0, "h264", "yuv420p10le", 10, false},
+		{"vp9 webm", clip{size: "160x90", seconds: "1", codec: "libvpx-vp9", ext: ".webm",
+			extraOut: []string{"-deadline", "realtime", "-cpu-used", "8"}}, 160, 90, 0, "vp9", "yuv420p", 8, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := makeClip(t, t.TempDir(), tt.clip)
+			p, err := Probe(context.Background(), "ffprobe", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Width != tt.w || p.Height != tt.h || p.Rotation != tt.rot {
+				t.Errorf("size %dx%d rot %d, want %dx%d rot %d", p.Width, p.Height, p.Rotation, tt.w, tt.h, tt.rot)
+			}
+			if p.VideoCodec != tt.codec || p.PixFmt != tt.pix || p.BitDepth != tt.depth {
+				t.Errorf("codec %s %s %d-bit, want %s %s %d", p.VideoCodec, p.PixFmt, p.BitDepth, tt.codec, tt.pix, tt.depth)
+			}
+			if p.HasAudio != tt.audio || (tt.audio && p.AudioCodec != "aac") {
+				t.Errorf("audio %v %q, want %v", p.HasAudio, p.AudioCodec, tt.audio)
+			}
+			if p.Duration < 0.9 || p.Duration > 1.2 {
+				t.Errorf("duration %v, want ~1", p.Duration)
+			}
+			if p.FPS < 24.9 || p.FPS > 25.1 {
+				t.Errorf("fps %v, want 25", p.FPS)
+			}
+		})
+	}
+}
