@@ -115,3 +115,13 @@ func (s *Store) SaveSettings(ctx context.Context, next Settings) error {
 	s.settings.s = next
 	return nil
 }
+
+// SetMeta stores value under key in the meta table, replacing any earlier.
+func (s *Store) SetMeta(ctx context.Context, key, value string) error {
+	_, err := s.write.ExecContext(ctx,
+		"INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
+	if err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	return nil
+}
