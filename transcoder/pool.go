@@ -4,10 +4,14 @@ package transcoder
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
 	"mika/store"
 	"mika/store/media"
@@ -20,16 +24,56 @@ type Config struct {
 	FFmpeg  string // path or name on PATH
 	FFprobe string
 	Log     *slog.Logger
+	// OnTaskEnd, when set, is called in its own goroutine after a task
+	// reaches completed or failed (the webhook).
+	OnTaskEnd func(ctx context.Context, taskID int64)
 }
 
-// Pool runs transcode tasks with a number of workers set by the
-// transcode_concurrency setting.
+// Defaults of the pool's timings; tests shorten them.
+const (
+	DefaultStallTimeout = 120 * time.Second
+	defaultPoll         = 3 * time.Second
+	ffmpegRedetect      = 30 * time.Second
+	// maxAttempts is the first run plus the two automatic retries of a
+	// stalled task.
+	maxAttempts = 3
+)
+
+// Causes of a task's context ending.
+var (
+	errCanceled = errors.New("task canceled")
+	errShutdown = errors.New("pool shutting down")
+)
+
+// Pool runs transcode tasks, as many at once as the transcode_concurrency
+// setting says (read before every claim, so a change applies live).
 type Pool struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	version string
+	// StallTimeout is how long ffmpeg may go without progress before the
+	// task is killed as stalled. Set before Start.
+	StallTimeout time.Duration
+	// PollInterval is how often idle workers look for tasks without a Wake.
+	PollInterval time.Duration
+
+	mu       sync.Mutex
+	version  string
+	hw       []string
+	detected time.Time
+	jobs     map[int64]*job
+
+	wake   chan struct{}
+	stop   context.CancelCauseFunc
+	wg     sync.WaitGroup
+	nice   string
+	closed bool
+}
+
+// job is a running task.
+type job struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
 }
 
 // New builds a pool; Start runs it.
@@ -43,39 +87,80 @@ func New(cfg Config) *Pool {
 	if cfg.FFprobe == "" {
 		cfg.FFprobe = "ffprobe"
 	}
-	return &Pool{cfg: cfg, log: cfg.Log}
+	nice, _ := exec.LookPath("nice")
+	return &Pool{cfg: cfg, log: cfg.Log, StallTimeout: DefaultStallTimeout, PollInterval: defaultPoll,
+		hw: []string{"none"}, jobs: map[int64]*job{}, wake: make(chan struct{}, 1), nice: nice}
 }
 
-// Start detects ffmpeg and starts the workers.
+// Start requeues tasks an earlier run left processing, detects ffmpeg and
+// the hardware encoders, and starts dispatching tasks until ctx ends or
+// Shutdown.
 func (p *Pool) Start(ctx context.Context) {
+	ctx, p.stop = context.WithCancelCause(ctx)
+	if n, err := p.cfg.Store.RequeueProcessing(ctx); err != nil {
+		p.log.Error("requeue interrupted tasks", slog.Any("err", err))
+	} else if n > 0 {
+		p.log.Info("requeued interrupted tasks", slog.Int64("tasks", n))
+	}
 	p.detect(ctx)
+	p.wg.Add(2)
+	go func() {
+		defer p.wg.Done()
+		hw := detectHWAccels(ctx, p.cfg.FFmpeg, p.log)
+		p.mu.Lock()
+		p.hw = hw
+		p.mu.Unlock()
+	}()
+	go func() {
+		defer p.wg.Done()
+		p.dispatch(ctx)
+	}()
 }
 
-// Shutdown stops the workers.
-func (p *Pool) Shutdown(ctx context.Context) error { return nil }
-
-func (p *Pool) detect(ctx context.Context) {
-	out, err := exec.CommandContext(ctx, p.cfg.FFmpeg, "-hide_banner", "-version").Output()
+// Shutdown stops claiming, stops running tasks (they go back to pending)
+// and waits for the workers, or for ctx.
+func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err != nil {
-		p.version = ""
-		p.log.Warn("ffmpeg not found: videos stay pending until it is installed (apt-get install -y ffmpeg)",
-			slog.String("ffmpeg", p.cfg.FFmpeg), slog.Any("err", err))
-		return
+	p.closed = true
+	p.mu.Unlock()
+	if p.stop != nil {
+		p.stop(errShutdown)
 	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	p.version = strings.TrimPrefix(strings.TrimSpace(line), "ffmpeg version ")
-	if i := strings.IndexByte(p.version, ' '); i > 0 {
-		p.version = p.version[:i]
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("transcoder shutdown: %w", ctx.Err())
 	}
 }
 
 // Wake tells the workers a task was queued.
-func (p *Pool) Wake() {}
+func (p *Pool) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
 
-// CancelTask stops a running task.
-func (p *Pool) CancelTask(id int64) {}
+// CancelTask stops task id if it runs here and returns once its ffmpeg is
+// gone and its partial output removed (or after a few seconds at most).
+// The task's new state is the caller's to store.
+func (p *Pool) CancelTask(id int64) {
+	p.mu.Lock()
+	j := p.jobs[id]
+	p.mu.Unlock()
+	if j == nil {
+		return
+	}
+	j.cancel(errCanceled)
+	select {
+	case <-j.done:
+	case <-time.After(5 * time.Second):
+		p.log.Warn("task did not stop in time", slog.Int64("task_id", id))
+	}
+}
 
 // FFmpegVersion is the detected ffmpeg version, or "" when missing.
 func (p *Pool) FFmpegVersion() string {
@@ -84,5 +169,186 @@ func (p *Pool) FFmpegVersion() string {
 	return p.version
 }
 
-// HWAccels lists the hardware encoders that work here.
-func (p *Pool) HWAccels() []string { return []string{"none"} }
+// HWAccels lists the hardware encoders that work here, "none" first.
+func (p *Pool) HWAccels() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.hw...)
+}
+
+// running is the number of tasks in flight.
+func (p *Pool) running() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.jobs)
+}
+
+func (p *Pool) detect(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, p.cfg.FFmpeg, "-hide_banner", "-version").Output()
+	if err == nil {
+		_, err = exec.LookPath(p.cfg.FFprobe)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := p.detected.IsZero()
+	p.detected = time.Now()
+	if err != nil {
+		if first || p.version != "" {
+			p.log.Warn("ffmpeg or ffprobe not found: videos stay pending until it is installed (apt-get install -y ffmpeg)",
+				slog.String("ffmpeg", p.cfg.FFmpeg), slog.String("ffprobe", p.cfg.FFprobe), slog.Any("err", err))
+		}
+		p.version = ""
+		return
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	v := strings.TrimPrefix(strings.TrimSpace(line), "ffmpeg version ")
+	if i := strings.IndexByte(v, ' '); i > 0 {
+		v = v[:i]
+	}
+	if p.version == "" {
+		p.log.Info("ffmpeg found", slog.String("version", v))
+	}
+	p.version = v
+}
+
+// dispatch claims tasks while fewer than transcode_concurrency run.
+func (p *Pool) dispatch(ctx context.Context) {
+	tick := time.NewTicker(p.PollInterval)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		if p.FFmpegVersion() == "" {
+			p.mu.Lock()
+			stale := time.Since(p.detected) >= ffmpegRedetect
+			p.mu.Unlock()
+			if stale {
+				p.detect(ctx)
+			}
+		} else if p.running() < concurrency(p.cfg.Store.Settings()) {
+			t, err := p.cfg.Store.ClaimTask(ctx)
+			if err == nil {
+				p.launch(ctx, t)
+				continue
+			}
+			if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+				p.log.Error("claim task", slog.Any("err", err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-p.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+func concurrency(s store.Settings) int { return min(max(s.TranscodeConcurrency, 1), 16) }
+
+func (p *Pool) launch(ctx context.Context, t *store.Task) {
+	jctx, cancel := context.WithCancelCause(ctx)
+	j := &job{cancel: cancel, done: make(chan struct{})}
+	p.mu.Lock()
+	p.jobs[t.ID] = j
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer func() {
+			p.mu.Lock()
+			delete(p.jobs, t.ID)
+			p.mu.Unlock()
+			cancel(nil)
+			close(j.done)
+			p.Wake()
+		}()
+		p.runTask(jctx, t)
+	}()
+}
+
+// runTask runs one claimed task to its end and stores the outcome.
+func (p *Pool) runTask(ctx context.Context, t *store.Task) {
+	log := p.log.With(slog.Int64("task_id", t.ID), slog.Int64("video_id", t.VideoID), slog.Int("attempt", t.Attempts))
+	bg := context.WithoutCancel(ctx)
+	v, err := p.cfg.Store.VideoByID(bg, t.VideoID)
+	if err != nil {
+		// The video was deleted under us: nothing to do, nothing to keep.
+		log.Info("task's video is gone", slog.Any("err", err))
+		return
+	}
+	out := p.cfg.Data.HLS(v.ID)
+	log.Info("task started")
+	res, err := p.transcode(ctx, log, t, v, out)
+
+	switch {
+	case ctx.Err() != nil && !errors.Is(err, errStalled):
+		p.removeOutput(v.ID)
+		if errors.Is(context.Cause(ctx), errCanceled) {
+			log.Info("task canceled")
+			return
+		}
+		if err := p.cfg.Store.RequeueTask(bg, t.ID, "", false); err != nil && !errors.Is(err, store.ErrConflict) {
+			log.Error("requeue task", slog.Any("err", err))
+		}
+		log.Info("task interrupted; back to pending")
+	case errors.Is(err, errStalled) && t.Attempts < maxAttempts:
+		p.removeOutput(v.ID)
+		reason := "stalled: " + strings.TrimPrefix(err.Error(), errStalled.Error()+": ")
+		log.Warn("task stalled; retrying", slog.String("reason", reason))
+		if err := p.cfg.Store.RequeueTask(bg, t.ID, reason, true); err != nil && !errors.Is(err, store.ErrConflict) {
+			log.Error("requeue task", slog.Any("err", err))
+		}
+		p.Wake()
+	case err != nil:
+		p.removeOutput(v.ID)
+		reason := err.Error()
+		if errors.Is(err, errStalled) {
+			reason = "stalled: " + strings.TrimPrefix(reason, errStalled.Error()+": ")
+		}
+		log.Warn("task failed", slog.String("reason", reason))
+		end := store.TaskEnd{Status: store.TaskFailed, Error: oneLine(reason), Log: res.log}
+		if err := p.cfg.Store.FinishTask(bg, t.ID, end); err != nil {
+			if !errors.Is(err, store.ErrConflict) {
+				log.Error("store task failure", slog.Any("err", err))
+			}
+			return
+		}
+		p.taskEnded(bg, t.ID)
+	default:
+		end := store.TaskEnd{Status: store.TaskCompleted, Log: res.log, Media: res.media,
+			HasCover: res.cover, HLSBytes: dirSize(out)}
+		if err := p.cfg.Store.FinishTask(bg, t.ID, end); err != nil {
+			// Canceled or deleted at the last moment: keep nothing.
+			p.removeOutput(v.ID)
+			if !errors.Is(err, store.ErrConflict) {
+				log.Error("store task completion", slog.Any("err", err))
+			}
+			return
+		}
+		log.Info("task completed", slog.String("resolution", res.media.Resolution),
+			slog.Int64("hls_bytes", end.HLSBytes))
+		p.taskEnded(bg, t.ID)
+	}
+}
+
+func (p *Pool) taskEnded(ctx context.Context, id int64) {
+	if p.cfg.OnTaskEnd != nil {
+		go p.cfg.OnTaskEnd(ctx, id)
+	}
+}
+
+// removeOutput deletes a video's HLS folder and cover.
+func (p *Pool) removeOutput(videoID int64) {
+	if err := os.RemoveAll(p.cfg.Data.HLS(videoID)); err != nil {
+		p.log.Warn("remove partial output", slog.Int64("video_id", videoID), slog.Any("err", err))
+	}
+	_ = os.Remove(p.cfg.Data.Cover(videoID))
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}

@@ -34,8 +34,12 @@ type ProbeResult struct {
 	FPS        float64 // average frame rate, 0 when unknown
 	VFR        bool    // r_frame_rate and avg_frame_rate disagree
 	BitRate    int64   // video bit rate, bits/s, 0 when unknown
+	Level      int     // codec level as ffprobe reports it, e.g. 40 for H.264 4.0
 	HasAudio   bool
 	AudioCodec string // e.g. "aac", "" without audio
+	// AudioProfile is e.g. "LC" or "HE-AAC".
+	AudioProfile  string
+	FormatBitRate int64 // whole-file bit rate, bits/s
 }
 
 // CodedSize is the stored frame size, before rotation.
@@ -51,6 +55,7 @@ type ffprobeOut struct {
 		CodecType        string            `json:"codec_type"`
 		CodecName        string            `json:"codec_name"`
 		Profile          string            `json:"profile"`
+		Level            int               `json:"level"`
 		Width            int               `json:"width"`
 		Height           int               `json:"height"`
 		PixFmt           string            `json:"pix_fmt"`
@@ -69,6 +74,7 @@ type ffprobeOut struct {
 	Format struct {
 		FormatName string `json:"format_name"`
 		Duration   string `json:"duration"`
+		BitRate    string `json:"bit_rate"`
 	} `json:"format"`
 }
 
@@ -102,6 +108,7 @@ func parseProbe(b []byte) (*ProbeResult, error) {
 	}
 	p := &ProbeResult{Format: out.Format.FormatName, BitDepth: 8}
 	p.Duration, _ = strconv.ParseFloat(out.Format.Duration, 64)
+	p.FormatBitRate, _ = strconv.ParseInt(out.Format.BitRate, 10, 64)
 	video := -1
 	for i, s := range out.Streams {
 		switch s.CodecType {
@@ -112,7 +119,7 @@ func parseProbe(b []byte) (*ProbeResult, error) {
 			}
 		case "audio":
 			if !p.HasAudio {
-				p.HasAudio, p.AudioCodec = true, s.CodecName
+				p.HasAudio, p.AudioCodec, p.AudioProfile = true, s.CodecName, s.Profile
 			}
 		}
 	}
@@ -120,7 +127,7 @@ func parseProbe(b []byte) (*ProbeResult, error) {
 		return nil, ErrNoVideo
 	}
 	s := out.Streams[video]
-	p.VideoCodec, p.Profile, p.PixFmt = s.CodecName, s.Profile, s.PixFmt
+	p.VideoCodec, p.Profile, p.PixFmt, p.Level = s.CodecName, s.Profile, s.PixFmt, s.Level
 	if n, err := strconv.Atoi(s.BitsPerRawSample); err == nil && n > 0 {
 		p.BitDepth = n
 	} else if d := pixFmtDepth(s.PixFmt); d > 0 {

@@ -1,0 +1,303 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+)
+
+// Task statuses (SPEC §7).
+const (
+	TaskPending    = "pending"
+	TaskProcessing = "processing"
+	TaskCompleted  = "completed"
+	TaskFailed     = "failed"
+	TaskCanceled   = "canceled"
+)
+
+// ValidTaskStatus reports whether s is one of the five task statuses.
+func ValidTaskStatus(s string) bool {
+	switch s {
+	case TaskPending, TaskProcessing, TaskCompleted, TaskFailed, TaskCanceled:
+		return true
+	}
+	return false
+}
+
+// Task is one transcode job of a video.
+type Task struct {
+	ID         int64
+	VideoID    int64
+	VideoTitle string
+	Status     string
+	Progress   int
+	Attempts   int
+	Error      string
+	Log        string
+	CreatedAt  int64
+	StartedAt  int64
+	FinishedAt int64
+}
+
+const taskColumns = `t.id, t.video_id, COALESCE(v.title, ''), t.status, t.progress, t.attempts, t.error,
+	t.log, t.created_at, t.started_at, t.finished_at`
+
+func scanTask(row interface{ Scan(...any) error }) (*Task, error) {
+	var t Task
+	err := row.Scan(&t.ID, &t.VideoID, &t.VideoTitle, &t.Status, &t.Progress, &t.Attempts, &t.Error,
+		&t.Log, &t.CreatedAt, &t.StartedAt, &t.FinishedAt)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &t, nil
+}
+
+// TaskByID loads a task with its video's title.
+func (s *Store) TaskByID(ctx context.Context, id int64) (*Task, error) {
+	return scanTask(s.read.QueryRowContext(ctx, "SELECT "+taskColumns+
+		" FROM tasks t LEFT JOIN videos v ON v.id = t.video_id WHERE t.id = ?", id))
+}
+
+// ListTasks answers a page of tasks, newest first, optionally of one status.
+// The log is left out of list items.
+func (s *Store) ListTasks(ctx context.Context, status string, offset, limit int) ([]Task, int64, error) {
+	where, args := "", []any{}
+	if status != "" {
+		where, args = " WHERE t.status = ?", append(args, status)
+	}
+	var total int64
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM tasks t"+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count tasks: %w", err)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT t.id, t.video_id, COALESCE(v.title, ''), t.status, t.progress,
+		t.attempts, t.error, '', t.created_at, t.started_at, t.finished_at
+		FROM tasks t LEFT JOIN videos v ON v.id = t.video_id`+where+` ORDER BY t.id DESC LIMIT ? OFFSET ?`,
+		append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", err)
+	}
+	defer rows.Close()
+	list := []Task{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		list = append(list, *t)
+	}
+	return list, total, rows.Err()
+}
+
+// ClaimTask atomically takes the oldest pending task whose video exists,
+// marks it processing and counts the attempt. ErrNotFound when none waits.
+func (s *Store) ClaimTask(ctx context.Context) (*Task, error) {
+	var t *Task
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n := now()
+		var id int64
+		err := tx.QueryRowContext(ctx, `UPDATE tasks SET status = 'processing', progress = 0, error = '', log = '',
+			attempts = attempts + 1, started_at = ?, finished_at = 0, updated_at = ?
+			WHERE id = (SELECT t.id FROM tasks t JOIN videos v ON v.id = t.video_id
+			            WHERE t.status = 'pending' ORDER BY t.id LIMIT 1)
+			RETURNING id`, n, n).Scan(&id)
+		if err != nil {
+			return notFound(err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'processing', updated_at = ?
+			WHERE id = (SELECT video_id FROM tasks WHERE id = ?)`, n, id); err != nil {
+			return err
+		}
+		t, err = scanTask(tx.QueryRowContext(ctx, "SELECT "+taskColumns+
+			" FROM tasks t LEFT JOIN videos v ON v.id = t.video_id WHERE t.id = ?", id))
+		return err
+	})
+	return t, err
+}
+
+// RequeueProcessing puts every task left processing (by a crash or a
+// shutdown) back to pending; the interrupted attempt does not count.
+func (s *Store) RequeueProcessing(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		t := now()
+		if _, err := tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'pending', playable = 0,
+			variants = '[]', updated_at = ?
+			WHERE id IN (SELECT video_id FROM tasks WHERE status = 'processing')`, t); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE tasks SET status = 'pending', progress = 0,
+			attempts = MAX(attempts - 1, 0), updated_at = ? WHERE status = 'processing'`, t)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("requeue tasks: %w", err)
+	}
+	return n, nil
+}
+
+// RequeueTask puts a processing task back to pending: after a shutdown
+// (countAttempt false) or for an automatic retry (countAttempt true, with
+// the reason kept in error). ErrConflict when it is no longer processing.
+func (s *Store) RequeueTask(ctx context.Context, id int64, reason string, countAttempt bool) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		t := now()
+		undo := 1
+		if countAttempt {
+			undo = 0
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE tasks SET status = 'pending', progress = 0, error = ?,
+			attempts = MAX(attempts - ?, 0), updated_at = ? WHERE id = ? AND status = 'processing'`,
+			reason, undo, t, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrConflict
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'pending', playable = 0,
+			variants = '[]', updated_at = ? WHERE id = (SELECT video_id FROM tasks WHERE id = ?)`, t, id)
+		return err
+	})
+}
+
+// TaskProgress stores a running task's progress. ErrConflict when the task
+// is no longer processing (canceled or deleted meanwhile).
+func (s *Store) TaskProgress(ctx context.Context, id int64, progress int) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE tasks SET progress = ?, updated_at = ?
+		WHERE id = ? AND status = 'processing'`, progress, now(), id)
+	if err != nil {
+		return fmt.Errorf("task progress: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// Media is what a transcode learned about a video's output.
+type Media struct {
+	Duration   float64
+	Width      int
+	Height     int
+	Resolution string
+	Variants   []Variant
+}
+
+// SetPlayable marks a video playable with its variants while its task still
+// runs, so owner and admins can watch early.
+func (s *Store) SetPlayable(ctx context.Context, videoID int64, m Media) error {
+	variants, _ := json.Marshal(m.Variants)
+	_, err := s.write.ExecContext(ctx, `UPDATE videos SET playable = 1, duration = ?, width = ?, height = ?,
+		resolution = ?, variants = ?, updated_at = ? WHERE id = ?`,
+		m.Duration, m.Width, m.Height, m.Resolution, string(variants), now(), videoID)
+	if err != nil {
+		return fmt.Errorf("set playable: %w", err)
+	}
+	return nil
+}
+
+// TaskEnd is how a task finished.
+type TaskEnd struct {
+	Status   string // completed, failed
+	Error    string
+	Log      string
+	Media    Media // for completed
+	HasCover bool
+	HLSBytes int64
+}
+
+// FinishTask ends a processing task and updates its video: completed
+// publishes it (or hides it when auto_publish is off), failed marks it
+// failed. ErrConflict when the task is no longer processing.
+func (s *Store) FinishTask(ctx context.Context, id int64, end TaskEnd) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		t := now()
+		progress := 0
+		if end.Status == TaskCompleted {
+			progress = 100
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, progress = CASE WHEN ? = 100 THEN 100 ELSE progress END,
+			error = ?, log = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'processing'`,
+			end.Status, progress, end.Error, end.Log, t, t, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrConflict
+		}
+		var videoID int64
+		if err := tx.QueryRowContext(ctx, "SELECT video_id FROM tasks WHERE id = ?", id).Scan(&videoID); err != nil {
+			return err
+		}
+		if end.Status != TaskCompleted {
+			_, err = tx.ExecContext(ctx, `UPDATE videos SET transcode_status = ?, status = ?, playable = 0,
+				variants = '[]', hls_bytes = 0, updated_at = ? WHERE id = ?`, end.Status, VideoFailed, t, videoID)
+			return err
+		}
+		published := VideoHidden
+		if s.Settings().AutoPublish {
+			published = VideoPublished
+		}
+		variants, _ := json.Marshal(end.Media.Variants)
+		_, err = tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'completed',
+			status = CASE WHEN status IN (0, 2) THEN ? ELSE status END,
+			playable = 1, duration = ?, width = ?, height = ?, resolution = ?, variants = ?, has_cover = ?,
+			hls_bytes = ?, updated_at = ? WHERE id = ?`,
+			published, end.Media.Duration, end.Media.Width, end.Media.Height, end.Media.Resolution,
+			string(variants), end.HasCover, end.HLSBytes, t, videoID)
+		return err
+	})
+}
+
+// CancelTask moves a pending or processing task to canceled; its video
+// loses its partial output. ErrNotFound for an unknown task, ErrConflict
+// for one in another state.
+func (s *Store) CancelTask(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		t := now()
+		var status string
+		var videoID int64
+		if err := tx.QueryRowContext(ctx, "SELECT status, video_id FROM tasks WHERE id = ?", id).Scan(&status, &videoID); err != nil {
+			return notFound(err)
+		}
+		if status != TaskPending && status != TaskProcessing {
+			return ErrConflict
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = 'canceled', finished_at = ?, updated_at = ?
+			WHERE id = ?`, t, t, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'canceled', playable = 0,
+			variants = '[]', hls_bytes = 0, updated_at = ? WHERE id = ?`, t, videoID)
+		return err
+	})
+}
+
+// RetryTask moves a failed or canceled task back to pending with a clean
+// slate. ErrNotFound for an unknown task, ErrConflict for one in another
+// state.
+func (s *Store) RetryTask(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		t := now()
+		var status string
+		var videoID int64
+		if err := tx.QueryRowContext(ctx, "SELECT status, video_id FROM tasks WHERE id = ?", id).Scan(&status, &videoID); err != nil {
+			return notFound(err)
+		}
+		if status != TaskFailed && status != TaskCanceled {
+			return ErrConflict
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = 'pending', progress = 0, attempts = 0,
+			error = '', log = '', started_at = 0, finished_at = 0, updated_at = ? WHERE id = ?`, t, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'pending',
+			status = CASE WHEN status = 2 THEN 0 ELSE status END, updated_at = ? WHERE id = ?`, t, videoID)
+		return err
+	})
+}

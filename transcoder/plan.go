@@ -1,0 +1,352 @@
+package transcoder
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	ffmpeg "github.com/u2takey/ffmpeg-go"
+
+	"mika/store"
+)
+
+func init() {
+	// ffmpeg-go logs every compiled command through the standard logger;
+	// the pool logs commands itself, with the task's attributes.
+	ffmpeg.LogCompiledCommand = false
+}
+
+// audioKbps is the AAC-LC bit rate of every encoded rung.
+const audioKbps = 128
+
+// Rung is one variant of the HLS ladder.
+type Rung struct {
+	Name      string // "720p"; also the rung's folder name
+	Width     int
+	Height    int
+	VideoKbps int  // -maxrate of the rung; for a copied rung, the source's rate
+	Copy      bool // the source's own stream, remuxed
+}
+
+// Bandwidth is the rung's nominal peak rate in bits/s for the master
+// playlist, with room for the MPEG-TS overhead.
+func (r Rung) Bandwidth(audio bool) int {
+	kbps := r.VideoKbps
+	if audio {
+		kbps += audioKbps
+	}
+	return kbps * 1100
+}
+
+// Plan is how one source becomes an HLS ladder.
+type Plan struct {
+	Rungs          []Rung // highest first
+	SegmentSeconds int
+	Preset         string
+	FPS            float64 // output frame rate of encoded rungs
+	ForceFPS       bool    // VFR or too fast a source: encoded rungs get a constant FPS
+	GOP            int     // frames per segment at FPS: keyframes align across rungs
+	Audio          bool
+	AudioCopy      bool   // the source's AAC-LC is copied rather than re-encoded
+	HWAccel        string // none | vaapi | qsv | nvenc
+}
+
+// maxFPS caps the output frame rate.
+const maxFPS = 60
+
+// PlanFor decides the ladder for a probed source under the settings. It is a
+// pure function of its inputs.
+func PlanFor(p *ProbeResult, s store.Settings) Plan {
+	seg := s.HLSSegmentSeconds
+	if seg < 1 {
+		seg = 6
+	}
+	plan := Plan{SegmentSeconds: seg, Preset: s.VideoPreset, Audio: p.HasAudio, HWAccel: s.HWAccel}
+	if plan.Preset == "" {
+		plan.Preset = "veryfast"
+	}
+	if plan.HWAccel == "" {
+		plan.HWAccel = "none"
+	}
+
+	fps := p.FPS
+	switch {
+	case fps <= 0 || fps > 240:
+		plan.FPS, plan.ForceFPS = 30, true
+	case fps > maxFPS:
+		plan.FPS, plan.ForceFPS = maxFPS, true
+	case p.VFR:
+		plan.FPS, plan.ForceFPS = math.Min(math.Round(fps), maxFPS), true
+	default:
+		plan.FPS = fps
+	}
+	plan.GOP = max(1, int(math.Round(plan.FPS*float64(seg))))
+
+	// "Lines" of a video are its short side, so a portrait phone video of
+	// 1080x1920 is a 1080p source and gets a 1080p rung 1080 wide.
+	w, h := max(p.Width, 2), max(p.Height, 2)
+	short := min(w, h)
+	ladder := slices.Clone(s.Ladder)
+	if len(ladder) == 0 {
+		ladder = store.DefaultSettings().Ladder
+	}
+	slices.Sort(ladder)
+	ladder = slices.Compact(ladder)
+	slices.Reverse(ladder)
+
+	if remuxable(p, ladder[0]) {
+		plan.Rungs = append(plan.Rungs, Rung{Name: fmt.Sprintf("%dp", short), Width: w &^ 1, Height: h &^ 1,
+			VideoKbps: sourceKbps(p, w, h), Copy: true})
+		plan.AudioCopy = p.HasAudio
+		for _, lines := range ladder {
+			if lines < short {
+				plan.Rungs = append(plan.Rungs, rungAt(lines, w, h, plan.FPS))
+			}
+		}
+		return plan
+	}
+	for _, lines := range ladder {
+		if lines <= short {
+			plan.Rungs = append(plan.Rungs, rungAt(lines, w, h, plan.FPS))
+		}
+	}
+	if len(plan.Rungs) == 0 {
+		plan.Rungs = append(plan.Rungs, rungAt(short, w, h, plan.FPS))
+	}
+	return plan
+}
+
+// remuxable reports whether the source's own video can be copied into a
+// rung: H.264 8-bit 4:2:0, upright, with AAC-LC or no audio, and no larger
+// than the top rung.
+func remuxable(p *ProbeResult, top int) bool {
+	return p.VideoCodec == "h264" && p.BitDepth == 8 && (p.PixFmt == "yuv420p" || p.PixFmt == "yuvj420p") &&
+		p.Rotation == 0 && !p.VFR && p.FPS > 0 && p.FPS <= maxFPS &&
+		(!p.HasAudio || (p.AudioCodec == "aac" && (p.AudioProfile == "LC" || p.AudioProfile == ""))) &&
+		min(p.Width, p.Height) <= top
+}
+
+// rungAt is the rung of the given lines (short side) for a w×h source,
+// keeping the aspect ratio with even dimensions.
+func rungAt(lines, w, h int, fps float64) Rung {
+	var rw, rh int
+	if w >= h {
+		rh = lines
+		rw = int(math.Round(float64(lines)*float64(w)/float64(h)/2)) * 2
+	} else {
+		rw = lines
+		rh = int(math.Round(float64(lines)*float64(h)/float64(w)/2)) * 2
+	}
+	rw, rh = max(rw&^1, 2), max(rh&^1, 2)
+	return Rung{Name: fmt.Sprintf("%dp", lines), Width: rw, Height: rh, VideoKbps: videoKbps(rw, rh, fps)}
+}
+
+// videoKbps scales the peak video rate with the picture: 5000k for 1080p30,
+// about 2800k for 720p, 1500k for 480p, 950k for 360p; ×1.5 above 30 fps.
+func videoKbps(w, h int, fps float64) int {
+	k := 5000 * math.Pow(float64(w*h)/(1920*1080), 0.75)
+	if fps > 31 {
+		k *= 1.5
+	}
+	return max(150, int(math.Round(k/50))*50)
+}
+
+// sourceKbps is the copied rung's rate: the stream's own when known.
+func sourceKbps(p *ProbeResult, w, h int) int {
+	if p.BitRate > 0 {
+		return int(p.BitRate / 1000)
+	}
+	if p.FormatBitRate > 0 {
+		return int(p.FormatBitRate / 1000)
+	}
+	return videoKbps(w, h, p.FPS)
+}
+
+// Command is a planned ffmpeg run: the program and its arguments.
+type Command struct {
+	Path string
+	Args []string
+}
+
+// BuildCommand turns a plan into the one ffmpeg command that decodes src
+// once and writes every rung into outDir/<rung>/ as an HLS event playlist.
+// ffmpeg-go builds the argument list; it panics on some graphs, so the
+// panic becomes an error.
+func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("build ffmpeg command: %v", r)
+		}
+	}()
+	if len(plan.Rungs) == 0 {
+		return Command{}, fmt.Errorf("build ffmpeg command: empty ladder")
+	}
+	hw := encoderFor(plan.HWAccel)
+	in := ffmpeg.Input(src, hw.inputArgs)
+	video := in.Get("v:0")
+
+	var encoded []int
+	for i, r := range plan.Rungs {
+		if !r.Copy {
+			encoded = append(encoded, i)
+		}
+	}
+	outs := make([]*ffmpeg.Stream, len(plan.Rungs))
+	if len(encoded) > 0 {
+		base := video
+		if plan.ForceFPS {
+			base = base.Filter("fps", ffmpeg.Args{strconv.FormatFloat(plan.FPS, 'f', -1, 64)})
+		}
+		var branches []*ffmpeg.Stream
+		if len(encoded) == 1 {
+			branches = []*ffmpeg.Stream{base}
+		} else {
+			split := base.Split()
+			for k := range encoded {
+				branches = append(branches, split.Get(strconv.Itoa(k)))
+			}
+		}
+		for k, i := range encoded {
+			r := plan.Rungs[i]
+			s := branches[k].Filter("scale", ffmpeg.Args{fmt.Sprintf("%d:%d", r.Width, r.Height)}).
+				Filter("setsar", ffmpeg.Args{"1"}).
+				Filter("format", ffmpeg.Args{"yuv420p"})
+			for _, f := range hw.filters {
+				var args ffmpeg.Args
+				if f[1] != "" {
+					args = ffmpeg.Args{f[1]}
+				}
+				s = s.Filter(f[0], args)
+			}
+			outs[i] = s
+		}
+	}
+
+	kw := ffmpeg.KwArgs{
+		"f":                    "hls",
+		"hls_time":             strconv.Itoa(plan.SegmentSeconds),
+		"hls_playlist_type":    "event",
+		"hls_flags":            "independent_segments+temp_file",
+		"hls_segment_type":     "mpegts",
+		"hls_segment_filename": filepath.Join(outDir, "%v", "seg_%05d.ts"),
+	}
+	var streams []*ffmpeg.Stream
+	var varMap []string
+	gop := strconv.Itoa(plan.GOP)
+	for i, r := range plan.Rungs {
+		v := strconv.Itoa(i)
+		if r.Copy {
+			streams = append(streams, video)
+			kw["c:v:"+v] = "copy"
+		} else {
+			streams = append(streams, outs[i])
+			kw["c:v:"+v] = hw.encoder
+			for k, val := range hw.rateArgs(v, plan.Preset, r.VideoKbps) {
+				kw[k] = val
+			}
+			kw["g:v:"+v] = gop
+			kw["keyint_min:v:"+v] = gop
+			kw["sc_threshold:v:"+v] = "0"
+			kw["force_key_frames:v:"+v] = fmt.Sprintf("expr:gte(t,n_forced*%d)", plan.SegmentSeconds)
+		}
+		entry := "v:" + v
+		if plan.Audio {
+			streams = append(streams, in.Get("a:0"))
+			if plan.AudioCopy {
+				kw["c:a:"+v] = "copy"
+			} else {
+				kw["c:a:"+v] = "aac"
+				kw["b:a:"+v] = fmt.Sprintf("%dk", audioKbps)
+				kw["ac:a:"+v] = "2"
+			}
+			entry += ",a:" + v
+		}
+		varMap = append(varMap, entry+",name:"+r.Name)
+	}
+	kw["var_stream_map"] = joinSpace(varMap)
+
+	out := ffmpeg.Output(streams, filepath.Join(outDir, "%v", "index.m3u8"), kw).
+		GlobalArgs("-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats")
+	c := out.SetFfmpegPath(ffmpegPath).Compile()
+	return Command{Path: ffmpegPath, Args: c.Args[1:]}, nil
+}
+
+func joinSpace(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
+
+// encoder is how one hwaccel choice encodes H.264.
+type encoder struct {
+	encoder   string
+	inputArgs ffmpeg.KwArgs
+	filters   [][2]string // appended after scale/format
+	rateArgs  func(stream, preset string, kbps int) ffmpeg.KwArgs
+}
+
+func encoderFor(hwaccel string) encoder {
+	rate := func(v string, kbps int) ffmpeg.KwArgs {
+		return ffmpeg.KwArgs{
+			"maxrate:v:" + v: fmt.Sprintf("%dk", kbps),
+			"bufsize:v:" + v: fmt.Sprintf("%dk", kbps*2),
+		}
+	}
+	switch hwaccel {
+	case "vaapi":
+		return encoder{
+			encoder:   "h264_vaapi",
+			inputArgs: ffmpeg.KwArgs{"vaapi_device": "/dev/dri/renderD128"},
+			filters:   [][2]string{{"format", "nv12"}, {"hwupload", ""}},
+			rateArgs: func(v, _ string, kbps int) ffmpeg.KwArgs {
+				kw := rate(v, kbps)
+				kw["b:v:"+v] = fmt.Sprintf("%dk", kbps*3/4)
+				kw["profile:v:"+v] = "high"
+				return kw
+			},
+		}
+	case "qsv":
+		return encoder{
+			encoder:   "h264_qsv",
+			inputArgs: ffmpeg.KwArgs{},
+			filters:   [][2]string{{"format", "nv12"}},
+			rateArgs: func(v, _ string, kbps int) ffmpeg.KwArgs {
+				kw := rate(v, kbps)
+				kw["b:v:"+v] = fmt.Sprintf("%dk", kbps*3/4)
+				kw["preset:v:"+v] = "medium"
+				return kw
+			},
+		}
+	case "nvenc":
+		return encoder{
+			encoder:   "h264_nvenc",
+			inputArgs: ffmpeg.KwArgs{},
+			rateArgs: func(v, _ string, kbps int) ffmpeg.KwArgs {
+				kw := rate(v, kbps)
+				kw["b:v:"+v] = fmt.Sprintf("%dk", kbps*3/4)
+				kw["preset:v:"+v] = "p4"
+				kw["profile:v:"+v] = "high"
+				return kw
+			},
+		}
+	default:
+		return encoder{
+			encoder:   "libx264",
+			inputArgs: ffmpeg.KwArgs{},
+			rateArgs: func(v, preset string, kbps int) ffmpeg.KwArgs {
+				kw := rate(v, kbps)
+				kw["crf:v:"+v] = "22"
+				kw["preset:v:"+v] = preset
+				kw["profile:v:"+v] = "high"
+				return kw
+			},
+		}
+	}
+}

@@ -1,0 +1,235 @@
+package transcoder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"mika/store"
+)
+
+// result is what a transcode produced.
+type result struct {
+	media store.Media
+	cover bool
+	log   string
+}
+
+// progressEvery is how often a running task's progress is stored.
+const progressEvery = time.Second
+
+// transcode probes the source, runs the ladder's one ffmpeg process into a
+// fresh outDir, marks the video playable as soon as every rung has its
+// first segment, then finalizes the playlists and makes the cover.
+func (p *Pool) transcode(ctx context.Context, log *slog.Logger, t *store.Task, v *store.Video, outDir string) (result, error) {
+	var res result
+	src, err := p.cfg.Data.Abs(v.SourcePath)
+	if err != nil || v.SourcePath == "" {
+		return res, errors.New("source file path is invalid")
+	}
+	if _, err := os.Stat(src); err != nil {
+		res.log = "source: " + err.Error()
+		return res, errors.New("source file is missing")
+	}
+	probe, err := Probe(ctx, p.cfg.FFprobe, src)
+	if err != nil {
+		res.log = "$ " + p.cfg.FFprobe + " " + src + "\n" + err.Error()
+		switch {
+		case errors.Is(err, ErrNoVideo):
+			return res, errors.New("source has no video stream")
+		case errors.Is(err, ErrUnreadable):
+			return res, fmt.Errorf("source is not a readable video: %s", strings.TrimPrefix(err.Error(), ErrUnreadable.Error()+": "))
+		}
+		return res, fmt.Errorf("probe source: %w", err)
+	}
+
+	settings := p.cfg.Store.Settings()
+	plan := PlanFor(probe, settings)
+	if plan.HWAccel != "none" && !slices.Contains(p.HWAccels(), plan.HWAccel) {
+		log.Warn("hardware encoder not available here; encoding in software", slog.String("hwaccel", plan.HWAccel))
+		plan.HWAccel = "none"
+	}
+	res.media = store.Media{Duration: probe.Duration, Width: probe.Width, Height: probe.Height,
+		Resolution: plan.Rungs[0].Name}
+
+	logText, err := p.encode(ctx, log, t, v, src, outDir, probe, plan)
+	if err != nil && plan.HWAccel != "none" && ctx.Err() == nil && !errors.Is(err, errStalled) {
+		log.Warn("hardware encode failed; falling back to software", slog.String("hwaccel", plan.HWAccel),
+			slog.String("reason", err.Error()))
+		plan.HWAccel = "none"
+		var sw string
+		sw, err = p.encode(ctx, log, t, v, src, outDir, probe, plan)
+		logText += "\n--- " + "hardware encode failed; software fallback ---\n" + sw
+	}
+	res.log = logText
+	if err != nil {
+		return res, err
+	}
+
+	// Done: the event playlists become VOD, the master gets measured rates.
+	variants, err := p.writeMaster(ctx, outDir, plan, true)
+	if err != nil {
+		return res, fmt.Errorf("write master playlist: %w", err)
+	}
+	res.media.Variants = variants
+	res.cover = p.makeCover(ctx, log, src, v.ID, probe.Duration)
+	return res, ctx.Err()
+}
+
+// encode runs ffmpeg for plan into a fresh outDir and returns the task log.
+func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *store.Video, src, outDir string,
+	probe *ProbeResult, plan Plan) (string, error) {
+	if err := os.RemoveAll(outDir); err != nil {
+		return "", fmt.Errorf("clear output folder: %w", err)
+	}
+	for _, r := range plan.Rungs {
+		if err := os.MkdirAll(filepath.Join(outDir, r.Name), 0o755); err != nil {
+			return "", fmt.Errorf("create output folder: %w", err)
+		}
+	}
+	cmd, err := BuildCommand(p.cfg.FFmpeg, src, outDir, plan)
+	if err != nil {
+		return "", err
+	}
+	line := commandLine(cmd)
+	log.Info("ffmpeg started", slog.String("cmd", line))
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		mu      sync.Mutex
+		pct     int
+		wg      sync.WaitGroup
+		stopped = make(chan struct{})
+	)
+	// One goroutine stores progress every second and watches for the first
+	// segment of every rung; the progress write also notices a task that
+	// was canceled or deleted elsewhere.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(progressEvery)
+		defer tick.Stop()
+		playable := false
+		for {
+			select {
+			case <-stopped:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			cur := pct
+			mu.Unlock()
+			if err := p.cfg.Store.TaskProgress(ctx, t.ID, cur); errors.Is(err, store.ErrConflict) {
+				cancel(errCanceled)
+				return
+			}
+			if !playable && allFirstSegments(outDir, plan) {
+				playable = true
+				variants, err := p.writeMaster(ctx, outDir, plan, false)
+				if err == nil {
+					err = p.cfg.Store.SetPlayable(ctx, v.ID, store.Media{Duration: probe.Duration,
+						Width: probe.Width, Height: probe.Height, Resolution: plan.Rungs[0].Name, Variants: variants})
+				}
+				if err != nil && ctx.Err() == nil {
+					log.Warn("mark playable", slog.Any("err", err))
+				} else {
+					log.Info("playable")
+				}
+			}
+		}
+	}()
+	r := runner{nice: p.nice, stall: p.StallTimeout}
+	tail, err := r.run(ctx, cmd, func(us int64) {
+		mu.Lock()
+		pct = percent(us, probe.Duration)
+		mu.Unlock()
+	})
+	close(stopped)
+	wg.Wait()
+	logText := "$ " + line + "\n" + tail
+	if errors.Is(context.Cause(ctx), errCanceled) && err != nil && !errors.Is(err, errStalled) {
+		return logText, errCanceled
+	}
+	if err != nil {
+		return logText, err
+	}
+	for _, r := range plan.Rungs {
+		if err := finalizePlaylist(rungPlaylist(outDir, r)); err != nil {
+			return logText, fmt.Errorf("finalize %s playlist: %w", r.Name, err)
+		}
+	}
+	return logText, nil
+}
+
+func allFirstSegments(outDir string, plan Plan) bool {
+	for _, r := range plan.Rungs {
+		if !firstSegmentReady(outDir, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeMaster writes the master playlist. While encoding it states each
+// rung's nominal rate; when final, the rates measured from the segments.
+func (p *Pool) writeMaster(ctx context.Context, outDir string, plan Plan, final bool) ([]store.Variant, error) {
+	vs := make([]variantInfo, len(plan.Rungs))
+	out := make([]store.Variant, len(plan.Rungs))
+	for i, r := range plan.Rungs {
+		vi := variantInfo{Rung: r, Bandwidth: r.Bandwidth(plan.Audio), VideoCodec: segmentCodec(ctx, p.cfg.FFprobe, outDir, r)}
+		if final {
+			if peak, avg, err := measureRung(outDir, r); err == nil && peak > 0 {
+				vi.Bandwidth, vi.AverageBandwidth = peak, avg
+			}
+		}
+		vs[i] = vi
+		out[i] = store.Variant{Name: r.Name, Width: r.Width, Height: r.Height, Bandwidth: vi.Bandwidth}
+	}
+	fps := plan.FPS
+	if err := writeFileAtomic(filepath.Join(outDir, MasterName), []byte(masterPlaylist(vs, plan.Audio, fps))); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// makeCover writes the cover JPEG from a frame at 10% of the video (at most
+// 10 s in), 640 wide at most. A failure only costs the cover.
+func (p *Pool) makeCover(ctx context.Context, log *slog.Logger, src string, videoID int64, duration float64) bool {
+	at := min(duration*0.1, 10)
+	dst := p.cfg.Data.Cover(videoID)
+	tmp, err := os.CreateTemp(p.cfg.Data.Tmp(), "cover-*.jpg")
+	if err != nil {
+		log.Warn("cover", slog.Any("err", err))
+		return false
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", fmt.Sprintf("%.3f", at), "-i", src,
+		"-frames:v", "1", "-vf", "scale='min(640,iw)':-2,setsar=1", "-q:v", "3", "-f", "image2", tmp.Name()}
+	if out, err := exec.CommandContext(cctx, p.cfg.FFmpeg, args...).CombinedOutput(); err != nil {
+		log.Warn("cover", slog.Any("err", err), slog.String("ffmpeg", lastErrorLine(string(out))))
+		return false
+	}
+	if st, err := os.Stat(tmp.Name()); err != nil || st.Size() == 0 {
+		log.Warn("cover: ffmpeg wrote no frame")
+		return false
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		log.Warn("cover", slog.Any("err", err))
+		return false
+	}
+	return true
+}
