@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Video statuses (SPEC §5).
@@ -90,30 +92,11 @@ type NewVideo struct {
 // transcode task, in one transaction: an upload that is stored is always
 // queued. It returns the video and the task id.
 func (s *Store) CreateVideo(ctx context.Context, n NewVideo) (*Video, int64, error) {
-	if n.Tags == nil {
-		n.Tags = []string{}
-	}
-	tags, _ := json.Marshal(n.Tags)
 	var v *Video
 	var taskID int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		t := now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO videos(user_id, title, description, category_id, tags,
-			status, transcode_status, source_path, source_name, file_size, library_id, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, 0, 'pending', ?, ?, ?, ?, ?, ?)`,
-			n.UserID, n.Title, n.Description, n.CategoryID, string(tags), n.SourcePath, n.SourceName,
-			n.FileSize, n.LibraryID, t, t)
-		if err != nil {
-			return err
-		}
-		id, _ := res.LastInsertId()
-		res, err = tx.ExecContext(ctx, `INSERT INTO tasks(video_id, status, created_at, updated_at)
-			VALUES (?, 'pending', ?, ?)`, id, t, t)
-		if err != nil {
-			return err
-		}
-		taskID, _ = res.LastInsertId()
-		v, err = scanVideo(tx.QueryRowContext(ctx, "SELECT "+videoColumns+" FROM videos WHERE id = ?", id))
+		var err error
+		v, taskID, err = createVideo(ctx, tx, n, nil)
 		return err
 	})
 	if err != nil {
@@ -122,7 +105,289 @@ func (s *Store) CreateVideo(ctx context.Context, n NewVideo) (*Video, int64, err
 	return v, taskID, nil
 }
 
+// PlaceFunc puts a new video's original into place once its id is known and
+// returns the source path to store. It runs inside the transaction that
+// creates the video, so the task only becomes visible with the file there.
+type PlaceFunc func(id int64) (sourcePath string, err error)
+
+// CreateVideoPlaced is CreateVideo for an upload whose file is named after
+// the video id: place moves the file into position before the commit, and
+// an error from place rolls everything back.
+func (s *Store) CreateVideoPlaced(ctx context.Context, n NewVideo, place PlaceFunc) (*Video, int64, error) {
+	var v *Video
+	var taskID int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		v, taskID, err = createVideo(ctx, tx, n, place)
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("create video: %w", err)
+	}
+	return v, taskID, nil
+}
+
+// createVideo inserts the video and its pending task within tx.
+func createVideo(ctx context.Context, tx *sql.Tx, n NewVideo, place PlaceFunc) (*Video, int64, error) {
+	t := now()
+	res, err := tx.ExecContext(ctx, `INSERT INTO videos(user_id, title, description, category_id, tags,
+		status, transcode_status, source_path, source_name, file_size, library_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, 0, 'pending', ?, ?, ?, ?, ?, ?)`,
+		n.UserID, n.Title, n.Description, n.CategoryID, marshalTags(n.Tags), n.SourcePath, n.SourceName,
+		n.FileSize, n.LibraryID, t, t)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, _ := res.LastInsertId()
+	if place != nil {
+		src, err := place(id)
+		if err != nil {
+			return nil, 0, err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE videos SET source_path = ? WHERE id = ?", src, id); err != nil {
+			return nil, 0, err
+		}
+	}
+	res, err = tx.ExecContext(ctx, `INSERT INTO tasks(video_id, status, created_at, updated_at)
+		VALUES (?, 'pending', ?, ?)`, id, t, t)
+	if err != nil {
+		return nil, 0, err
+	}
+	taskID, _ := res.LastInsertId()
+	v, err := scanVideo(tx.QueryRowContext(ctx, "SELECT "+videoColumns+" FROM videos WHERE id = ?", id))
+	return v, taskID, err
+}
+
+// marshalTags encodes tags as stored: a JSON array, "[]" when empty, with
+// no HTML escaping so that the stored text is what keyword search sees.
+func marshalTags(tags []string) string {
+	if len(tags) == 0 {
+		return "[]"
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(tags)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 // VideoByID loads a video.
 func (s *Store) VideoByID(ctx context.Context, id int64) (*Video, error) {
 	return scanVideo(s.read.QueryRowContext(ctx, "SELECT "+videoColumns+" FROM videos WHERE id = ?", id))
+}
+
+// VideoFilter selects and orders a page of videos.
+type VideoFilter struct {
+	// Status keeps videos in this status; AnyStatus lifts the filter.
+	Status    int
+	AnyStatus bool
+	// UserID keeps one user's videos when not 0.
+	UserID int64
+	// CategoryID keeps videos of this category and its descendants when not 0.
+	CategoryID int64
+	// Keyword keeps videos whose title, description or tags contain it,
+	// case-insensitively.
+	Keyword string
+	// ByViews orders most viewed first; otherwise newest first. Ties go to
+	// the higher id.
+	ByViews       bool
+	Limit, Offset int
+}
+
+// minTrigram is the shortest keyword the trigram index can answer; shorter
+// ones fall back to LIKE (a scan).
+const minTrigram = 3
+
+// where builds the filter's WHERE clause and its arguments.
+func (f VideoFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	if !f.AnyStatus {
+		conds = append(conds, "status = ?")
+		args = append(args, f.Status)
+	}
+	if f.UserID != 0 {
+		conds = append(conds, "user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if f.CategoryID != 0 {
+		conds = append(conds, `category_id IN (WITH RECURSIVE sub(id) AS (
+			SELECT ? UNION SELECT c.id FROM categories c JOIN sub ON c.parent_id = sub.id) SELECT id FROM sub)`)
+		args = append(args, f.CategoryID)
+	}
+	if kw := strings.TrimSpace(f.Keyword); kw != "" {
+		if utf8.RuneCountInString(kw) >= minTrigram {
+			conds = append(conds, "id IN (SELECT rowid FROM videos_fts WHERE videos_fts MATCH ?)")
+			args = append(args, ftsPhrase(kw))
+		} else {
+			conds = append(conds, `(title LIKE ? ESCAPE '\' OR description LIKE ? ESCAPE '\' OR tags LIKE ? ESCAPE '\')`)
+			p := "%" + likeEscape(kw) + "%"
+			args = append(args, p, p, p)
+		}
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// ftsPhrase quotes s as one FTS5 phrase: with the trigram tokenizer a phrase
+// matches wherever s occurs as a substring.
+func ftsPhrase(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// likeEscape escapes LIKE's wildcards and its escape character.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// ListVideos answers a page of videos and the total that match f.
+func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64, error) {
+	where, args := f.where()
+	var total int64
+	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM videos"+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count videos: %w", err)
+	}
+	list := []*Video{}
+	if total == 0 || f.Offset >= int(min(total, 1<<31-1)) {
+		return list, total, nil
+	}
+	order := " ORDER BY created_at DESC, id DESC"
+	if f.ByViews {
+		order = " ORDER BY views DESC, id DESC"
+	}
+	rows, err := s.read.QueryContext(ctx, "SELECT "+videoColumns+" FROM videos"+where+order+" LIMIT ? OFFSET ?",
+		append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list videos: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scanVideo(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list videos: %w", err)
+		}
+		list = append(list, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list videos: %w", err)
+	}
+	return list, total, nil
+}
+
+// VideoChanges are the editable fields of a video; nil leaves a field as it is.
+type VideoChanges struct {
+	Title       *string
+	Description *string
+	CategoryID  *int64
+	Tags        *[]string
+	Status      *int
+}
+
+// UpdateVideo applies ch to video id and answers the result.
+func (s *Store) UpdateVideo(ctx context.Context, id int64, ch VideoChanges) (*Video, error) {
+	var sets []string
+	var args []any
+	if ch.Title != nil {
+		sets, args = append(sets, "title = ?"), append(args, *ch.Title)
+	}
+	if ch.Description != nil {
+		sets, args = append(sets, "description = ?"), append(args, *ch.Description)
+	}
+	if ch.CategoryID != nil {
+		sets, args = append(sets, "category_id = ?"), append(args, *ch.CategoryID)
+	}
+	if ch.Tags != nil {
+		sets, args = append(sets, "tags = ?"), append(args, marshalTags(*ch.Tags))
+	}
+	if ch.Status != nil {
+		sets, args = append(sets, "status = ?"), append(args, *ch.Status)
+	}
+	var v *Video
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if len(sets) > 0 {
+			res, err := tx.ExecContext(ctx, "UPDATE videos SET "+strings.Join(sets, ", ")+", updated_at = ? WHERE id = ?",
+				append(args, now(), id)...)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return ErrNotFound
+			}
+		}
+		var err error
+		v, err = scanVideo(tx.QueryRowContext(ctx, "SELECT "+videoColumns+" FROM videos WHERE id = ?", id))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update video %d: %w", id, err)
+	}
+	return v, nil
+}
+
+// DeleteVideo removes video id and its tasks in one transaction and answers
+// the deleted row and the ids of its tasks that were pending or processing,
+// for the caller to cancel. Files are the caller's to remove.
+func (s *Store) DeleteVideo(ctx context.Context, id int64) (*Video, []int64, error) {
+	var v *Video
+	var active []int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if v, err = scanVideo(tx.QueryRowContext(ctx, "SELECT "+videoColumns+" FROM videos WHERE id = ?", id)); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT id FROM tasks WHERE video_id = ? AND status IN ('pending', 'processing')", id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t int64
+			if err := rows.Scan(&t); err != nil {
+				return err
+			}
+			active = append(active, t)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, q := range []string{"DELETE FROM tasks WHERE video_id = ?", "DELETE FROM video_views WHERE video_id = ?",
+			"DELETE FROM videos WHERE id = ?"} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("delete video %d: %w", id, err)
+	}
+	return v, active, nil
+}
+
+// MaxVideoID is the highest video id in use (0 when there is none).
+func (s *Store) MaxVideoID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	err := s.read.QueryRowContext(ctx, "SELECT max(id) FROM videos").Scan(&id)
+	return id.Int64, err
+}
+
+// RemoveIfNoVideo calls remove unless a video with this id and source path
+// exists. It runs inside a write transaction, so no video is being created
+// meanwhile: a file placed by CreateVideoPlaced is either committed (and
+// kept) or rolled back (and an orphan). It reports whether remove ran.
+func (s *Store) RemoveIfNoVideo(ctx context.Context, id int64, sourcePath string, remove func() error) (bool, error) {
+	removed := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM videos WHERE id = ? AND source_path = ?",
+			id, sourcePath).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		removed = true
+		return remove()
+	})
+	return removed, err
 }
