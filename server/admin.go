@@ -1,29 +1,17 @@
 package server
 
-import (
-	"context"
-	"net/http"
+import "context"
 
-	"mika/store"
-)
+// The administration area: statistics (stats.go), settings (settings.go),
+// users (users_admin.go), invites (invites.go), backups (backup.go), the
+// API description (openapi.go), /metrics (metrics.go) and the task webhook
+// (webhook.go).
 
-// Placeholders until this resource lands; each answers 501.
-var _ = context.Background
-var _ store.User
-
-func (s *Server) publicSettings(w http.ResponseWriter, r *http.Request) error { return errPending }
-func (s *Server) statsOverview(w http.ResponseWriter, r *http.Request) error  { return errPending }
-func (s *Server) statsVideos(w http.ResponseWriter, r *http.Request) error    { return errPending }
-func (s *Server) statsUsers(w http.ResponseWriter, r *http.Request) error     { return errPending }
-func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) error    { return errPending }
-func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) error { return errPending }
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error      { return errPending }
-func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error     { return errPending }
-func (s *Server) listInvites(w http.ResponseWriter, r *http.Request) error    { return errPending }
-func (s *Server) createInvite(w http.ResponseWriter, r *http.Request) error   { return errPending }
-func (s *Server) backup(w http.ResponseWriter, r *http.Request) error         { return errPending }
-func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, errPending)
+// initAdmin builds the administration's state; New calls it.
+func (s *Server) initAdmin(ctx context.Context) {
+	s.metrics = newMetrics()
+	s.activity = &activity{}
+	s.storage = newStorageMeter(s.data.Media(), s.log)
+	s.webhook = newWebhookSender()
+	s.loadWebhookStatus(ctx)
 }
-func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errPending) }
-func (s *Server) noteActive(ctx context.Context, u *store.User)  {}

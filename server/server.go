@@ -55,6 +55,13 @@ type Server struct {
 
 	stopJobs context.CancelFunc
 	jobs     sync.WaitGroup
+
+	// Administration (admin.go).
+	metrics    *metrics
+	activity   *activity
+	storage    *storageMeter
+	webhook    *webhookSender
+	settingsMu sync.Mutex // serialises settings read-modify-write
 }
 
 // New builds the server. It loads (or creates) the signing secret.
@@ -81,6 +88,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return float64(st.RateLimitRPS), st.RateLimitBurst
 	})
 	s.authLimits = newRateLimiter(func() (float64, int) { return 10.0 / 60, 10 })
+	s.initAdmin(ctx)
 	s.handler = s.routes()
 	return s, nil
 }
