@@ -153,8 +153,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	pool := transcoder.New(transcoder.Config{Store: st, Data: d, FFmpeg: *ffmpeg, FFprobe: *ffprobe, Log: log})
-	srv, err := server.New(ctx, server.Config{Store: st, Data: d, Transcoder: pool, UI: uiFS(), Log: log,
+	// The pool reports each task's end to the server (the webhook); the
+	// server is built after the pool, and the pool starts after both exist.
+	var srv *server.Server
+	pool := transcoder.New(transcoder.Config{Store: st, Data: d, FFmpeg: *ffmpeg, FFprobe: *ffprobe, Log: log,
+		OnTaskEnd: func(ctx context.Context, taskID int64) { srv.TaskEnded(ctx, taskID) }})
+	srv, err = server.New(ctx, server.Config{Store: st, Data: d, Transcoder: pool, UI: uiFS(), Log: log,
 		TrustedProxies: trusted, Version: version})
 	if err != nil {
 		return err
