@@ -132,6 +132,12 @@ func remuxable(p *ProbeResult, top int) bool {
 // keeping the aspect ratio with even dimensions.
 func rungAt(lines, w, h int, fps float64) Rung {
 	var rw, rh int
+	if lines >= min(w, h) {
+		// The source's own size, made even.
+		rw, rh = max(w&^1, 2), max(h&^1, 2)
+		lines = min(rw, rh)
+		return Rung{Name: fmt.Sprintf("%dp", lines), Width: rw, Height: rh, VideoKbps: videoKbps(rw, rh, fps)}
+	}
 	if w >= h {
 		rh = lines
 		rw = int(math.Round(float64(lines)*float64(w)/float64(h)/2)) * 2

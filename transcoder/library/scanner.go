@@ -444,6 +444,8 @@ func appendOnce(list []*store.LibraryFile, row *store.LibraryFile) []*store.Libr
 	return append(list, row)
 }
 
+var errNotDir = errors.New("not a directory")
+
 // checkRoot refuses to scan a library whose folder is gone or unreadable:
 // that is a NAS share not mounted, not a library whose files all vanished.
 func checkRoot(root string) error {
@@ -452,7 +454,7 @@ func checkRoot(root string) error {
 		return fmt.Errorf("library folder: %w", err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("library folder %s is not a directory", root)
+		return fmt.Errorf("library folder %s: %w", root, errNotDir)
 	}
 	f, err := os.Open(root)
 	if err != nil {

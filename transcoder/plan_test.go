@@ -1,0 +1,148 @@
+package transcoder
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"mika/store"
+)
+
+func TestPlanFor(t *testing.T) {
+	h264 := func(w, h int) *ProbeResult {
+		return &ProbeResult{Width: w, Height: h, FPS: 25, VideoCodec: "h264", PixFmt: "yuv420p", BitDepth: 8,
+			HasAudio: true, AudioCodec: "aac", AudioProfile: "LC", BitRate: 4_000_000}
+	}
+	hevc := func(w, h int) *ProbeResult {
+		p := h264(w, h)
+		p.VideoCodec, p.PixFmt, p.BitDepth = "hevc", "yuv420p10le", 10
+		return p
+	}
+	with := func(p *ProbeResult, f func(*ProbeResult)) *ProbeResult { f(p); return p }
+	def := store.DefaultSettings()
+
+	tests := []struct {
+		name   string
+		probe  *ProbeResult
+		ladder []int
+		want   string // rungs as name:WxH, "*" marks the copied rung
+		fps    float64
+		force  bool
+		gop    int
+	}{
+		{"1080p h264+aac: own rung copied", h264(1920, 1080), nil,
+			"1080p:1920x1080* 720p:1280x720 480p:854x480 360p:640x360", 25, false, 150},
+		{"1080p hevc 10-bit: all encoded", hevc(1920, 1080), nil,
+			"1080p:1920x1080 720p:1280x720 480p:854x480 360p:640x360", 25, false, 150},
+		{"4K h264 above the top rung: encoded", h264(3840, 2160), nil,
+			"1080p:1920x1080 720p:1280x720 480p:854x480 360p:640x360", 25, false, 150},
+		{"360p is not upscaled", hevc(640, 360), nil, "360p:640x360", 25, false, 150},
+		{"below the lowest rung: own size", hevc(426, 240), nil, "240p:426x240", 25, false, 150},
+		{"odd size below the lowest rung: even", hevc(321, 181), nil, "180p:320x180", 25, false, 150},
+		{"odd size between rungs", hevc(1918, 1078), nil, "720p:1282x720 480p:854x480 360p:640x360", 25, false, 150},
+		{"portrait phone video", hevc(1080, 1920), nil,
+			"1080p:1080x1920 720p:720x1280 480p:480x854 360p:360x640", 25, false, 150},
+		{"rotated h264 is encoded", with(h264(720, 1280), func(p *ProbeResult) { p.Rotation = 90 }), nil,
+			"720p:720x1280 480p:480x854 360p:360x640", 25, false, 150},
+		{"h264 with HE-AAC is encoded", with(h264(1280, 720), func(p *ProbeResult) { p.AudioProfile = "HE-AAC" }), nil,
+			"720p:1280x720 480p:854x480 360p:640x360", 25, false, 150},
+		{"h264 without audio copied between rungs", with(h264(1000, 562), func(p *ProbeResult) { p.HasAudio = false }), nil,
+			"562p:1000x562* 480p:854x480 360p:640x360", 25, false, 150},
+		{"VFR gets a constant rate", with(hevc(640, 360), func(p *ProbeResult) { p.VFR, p.FPS = true, 29.6 }), nil,
+			"360p:640x360", 30, true, 180},
+		{"120 fps is capped at 60", with(hevc(640, 360), func(p *ProbeResult) { p.FPS = 120 }), nil,
+			"360p:640x360", 60, true, 360},
+		{"unknown rate", with(hevc(640, 360), func(p *ProbeResult) { p.FPS = 0 }), nil, "360p:640x360", 30, true, 180},
+		{"NTSC rate", with(hevc(640, 360), func(p *ProbeResult) { p.FPS = 30000.0 / 1001 }), nil, "360p:640x360", 30000.0 / 1001, false, 180},
+		{"custom ladder, duplicates and order", hevc(1920, 1080), []int{480, 720, 720, 2160},
+			"720p:1280x720 480p:854x480", 25, false, 150},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := def
+			if tt.ladder != nil {
+				s.Ladder = tt.ladder
+			}
+			p := PlanFor(tt.probe, s)
+			var got []string
+			for _, r := range p.Rungs {
+				g := fmt.Sprintf("%s:%dx%d", r.Name, r.Width, r.Height)
+				if r.Copy {
+					g += "*"
+				}
+				got = append(got, g)
+				if r.Width%2 != 0 || r.Height%2 != 0 {
+					t.Errorf("odd rung %s", g)
+				}
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("rungs %s\n want %s", strings.Join(got, " "), tt.want)
+			}
+			if p.FPS != tt.fps || p.ForceFPS != tt.force || p.GOP != tt.gop {
+				t.Errorf("fps %v force %v gop %d, want %v %v %d", p.FPS, p.ForceFPS, p.GOP, tt.fps, tt.force, tt.gop)
+			}
+			if p.SegmentSeconds != 6 || p.Preset != "veryfast" || p.HWAccel != "none" {
+				t.Errorf("plan %+v", p)
+			}
+			if _, err := BuildCommand("ffmpeg", "/in.mp4", "/out", p); err != nil {
+				t.Errorf("build: %v", err)
+			}
+		})
+	}
+}
+
+func TestVideoKbpsScalesWithSize(t *testing.T) {
+	sizes := [][2]int{{640, 360}, {854, 480}, {1280, 720}, {1920, 1080}, {3840, 2160}}
+	var prev int
+	for _, s := range sizes {
+		k := videoKbps(s[0], s[1], 30)
+		if k <= prev {
+			t.Errorf("%dx%d: %dk not above %dk", s[0], s[1], k, prev)
+		}
+		prev = k
+	}
+	if k := videoKbps(1920, 1080, 30); k != 5000 {
+		t.Errorf("1080p30 = %dk, want 5000k", k)
+	}
+	if a, b := videoKbps(1280, 720, 30), videoKbps(1280, 720, 60); b <= a {
+		t.Errorf("60 fps %dk not above 30 fps %dk", b, a)
+	}
+}
+
+func TestBuildCommand(t *testing.T) {
+	probe := &ProbeResult{Width: 1280, Height: 720, FPS: 25, VideoCodec: "vp9", PixFmt: "yuv420p", BitDepth: 8}
+	s := store.DefaultSettings()
+	s.HLSSegmentSeconds = 4
+	s.VideoPreset = "faster"
+	c, err := BuildCommand("/usr/bin/ffmpeg", "/data/in.webm", "/data/hls/7", PlanFor(probe, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(c.Args, " ")
+	for _, want := range []string{
+		"-i /data/in.webm",
+		"split=3",
+		"scale=1280:720", "setsar=1", "format=yuv420p",
+		"-c:v:0 libx264", "-preset:v:0 faster", "-maxrate:v:0 2700k", "-bufsize:v:0 5400k",
+		"-g:v:2 100", "-keyint_min:v:2 100", "-sc_threshold:v:2 0", "-force_key_frames:v:1 expr:gte(t,n_forced*4)",
+		"-f hls", "-hls_time 4", "-hls_playlist_type event", "-hls_flags independent_segments+temp_file",
+		"-hls_segment_filename /data/hls/7/%v/seg_%05d.ts",
+		"-var_stream_map v:0,name:720p v:1,name:480p v:2,name:360p",
+		"/data/hls/7/%v/index.m3u8",
+		"-progress pipe:1", "-nostats",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("command lacks %q:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "0:a") || strings.Contains(line, "fps=") {
+		t.Errorf("no audio and a constant rate expected:\n%s", line)
+	}
+	if c.Path != "/usr/bin/ffmpeg" || !slices.Contains(c.Args, "-nostdin") {
+		t.Errorf("command %+v", c)
+	}
+	if _, err := BuildCommand("ffmpeg", "/in", "/out", Plan{}); err == nil {
+		t.Error("empty plan built")
+	}
+}
