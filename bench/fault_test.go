@@ -1,0 +1,310 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// openUpload is a chunked upload in progress and the chunks the server
+// acknowledged.
+type openUpload struct {
+	u     *Upload
+	body  []byte
+	mu    sync.Mutex
+	acked map[int]bool
+}
+
+func (o *openUpload) ackedList() []int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []int
+	for i := range o.acked {
+		out = append(out, i)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (o *openUpload) chunk(i int) []byte {
+	end := min(int64(len(o.body)), int64(i+1)*o.u.ChunkSize)
+	return o.body[int64(i)*o.u.ChunkSize : end]
+}
+
+// TestFaults kills the server with SIGKILL at random moments while chunks
+// are being written, a transcode runs and settings are being saved, then
+// restarts it on the same data folder, MIKA_FAULT_ROUNDS times (default 10):
+// every acknowledged chunk must still be listed, every finished upload must
+// be byte-identical, every committed row must still be there, every task
+// must end completed, no ffmpeg may outlive the server, and the database
+// must pass PRAGMA integrity_check.
+func TestFaults(t *testing.T) {
+	needFFmpeg(t)
+	rounds := 10
+	if n, err := strconv.Atoi(os.Getenv("MIKA_FAULT_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	e := newEnv(t)
+	src := t.TempDir()
+	// A clip whose transcode takes a few seconds, and a small-picture clip
+	// at a high constant bitrate that spans three chunks.
+	transcodeClip := clip(t, src, "transcode.mp4", Clip{Width: 640, Height: 360, Seconds: 5, Audio: true})
+	chunkedPath := clip(t, src, "chunked.mp4", Clip{Width: 320, Height: 180, Seconds: 4, Audio: true, Bitrate: "30M"})
+	transcodeBody, err := os.ReadFile(transcodeClip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunkedBody, err := os.ReadFile(chunkedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunkedSum := SHA256(chunkedBody)
+
+	committed := map[int64]string{} // video id -> sha256 of what was sent
+	settingsAcked := "Mika"         // site_name last answered 200
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	var orphans []string
+
+	for round := 0; round < rounds; round++ {
+		// One upload queues a transcode; it is committed once answered.
+		id, r, err := e.admin.UploadFile(fmt.Sprintf("fault round %d", round), "transcode.mp4", strings.NewReader(string(transcodeBody)))
+		notLanded(t, r, "POST /api/videos/upload")
+		if err != nil {
+			t.Fatalf("round %d: upload: %v", round, err)
+		}
+		committed[id] = SHA256(transcodeBody)
+
+		up, err := e.admin.InitUpload(fmt.Sprintf("fault chunked %d", round), "chunked.mp4", int64(len(chunkedBody)), chunkedSum)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if up.TotalChunks < 3 {
+			t.Fatalf("chunked clip of %d bytes is only %d chunks", len(chunkedBody), up.TotalChunks)
+		}
+		open := &openUpload{u: up, body: chunkedBody, acked: map[int]bool{}}
+
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		// Chunk writer: the chunks in random order, two at a time, each
+		// sent twice (a retry is idempotent), until stopped.
+		order := rng.Perm(up.TotalChunks)
+		for w := 0; w < 2; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := w; k < len(order); k += 2 {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					i := order[k]
+					r, err := e.admin.Chunk(up.ID, i, open.chunk(i))
+					if err == nil && r.Status == http.StatusOK {
+						open.mu.Lock()
+						open.acked[i] = true
+						open.mu.Unlock()
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+		// Settings writer: a new site name each time; remember the last
+		// acknowledged and the one in flight when the server died.
+		var setMu sync.Mutex
+		inflight := ""
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 10000; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				name := fmt.Sprintf("fault-%d-%d", round, k)
+				setMu.Lock()
+				inflight = name
+				setMu.Unlock()
+				r, err := e.admin.JSON(http.MethodPut, "/api/admin/settings", map[string]any{"site_name": name})
+				if err != nil {
+					return
+				}
+				setMu.Lock()
+				if r.Status == http.StatusOK {
+					settingsAcked = name
+				} else {
+					t.Errorf("settings write answered %s", r)
+				}
+				inflight = ""
+				setMu.Unlock()
+			}
+		}()
+
+		// Kill at a random moment: some rounds as soon as the transcode is
+		// seen running, others after a random delay.
+		if round%2 == 0 {
+			waitProcessing(e, 4*time.Second)
+		}
+		time.Sleep(time.Duration(50+rng.IntN(1500)) * time.Millisecond)
+		pid := e.srv.PID()
+		e.srv.Kill()
+		close(stop)
+		wg.Wait()
+
+		// No ffmpeg survives its server.
+		if left := waitNoFFmpeg(e.data, 3*time.Second); len(left) > 0 {
+			for _, p := range left {
+				orphans = append(orphans, fmt.Sprintf("round %d (server pid %d): pid %d: %s", round, pid, p.PID, tail(p.Cmdline, 300)))
+				// Ours (our server started it): end it so rounds stay independent.
+				syscall.Kill(p.PID, syscall.SIGKILL)
+			}
+			waitNoFFmpeg(e.data, 3*time.Second)
+		}
+
+		if err := e.srv.Start(); err != nil {
+			t.Fatalf("round %d: restart: %v", round, err)
+		}
+		e.rebase()
+
+		// Every acknowledged chunk is still listed.
+		st, r, err := e.admin.UploadStatus(up.ID)
+		if err != nil {
+			t.Fatalf("round %d: upload status after restart: %v %v", round, r, err)
+		}
+		acked := open.ackedList()
+		for _, i := range acked {
+			if !slices.Contains(st.Uploaded, i) {
+				t.Errorf("round %d: chunk %d was acknowledged before the kill but is not listed after restart (listed %v)", round, i, st.Uploaded)
+			}
+		}
+		// Every committed video is still there.
+		for vid := range committed {
+			if _, r, err := e.admin.Video(vid); err != nil {
+				t.Errorf("round %d: video %d (committed) after restart: %v %v", round, vid, r, err)
+			}
+		}
+		// The settings write that was answered 200 (or the one in flight) stuck.
+		r, err = e.admin.Do(http.MethodGet, "/api/admin/settings", nil, "")
+		if err != nil || r.OK() != nil {
+			t.Fatalf("round %d: settings after restart: %v %v", round, r, err)
+		}
+		var set struct {
+			SiteName string `json:"site_name"`
+		}
+		r.Into(&set)
+		if set.SiteName != settingsAcked && (inflight == "" || set.SiteName != inflight) {
+			t.Errorf("round %d: site_name is %q after restart; last acknowledged %q, in flight %q", round, set.SiteName, settingsAcked, inflight)
+		}
+
+		// The client resumes: the missing chunks, then complete.
+		for i := 0; i < up.TotalChunks; i++ {
+			if slices.Contains(st.Uploaded, i) {
+				continue
+			}
+			if r, err := e.admin.Chunk(up.ID, i, open.chunk(i)); err != nil || r.OK() != nil {
+				t.Fatalf("round %d: resume chunk %d: %v %v", round, i, r, err)
+			}
+		}
+		vid, r, err := e.admin.Complete(up.ID)
+		if err != nil {
+			t.Fatalf("round %d: complete after restart: %v %v", round, r, err)
+		}
+		committed[vid] = chunkedSum
+		t.Logf("round %d: killed pid %d; %d of %d chunks acknowledged before the kill; site_name %q", round, pid, len(acked), up.TotalChunks, set.SiteName)
+	}
+
+	if len(orphans) > 0 {
+		t.Errorf("FINDING: %d ffmpeg/ffprobe processes outlived the killed server (the transcoder must tie them to the server's life, e.g. Pdeathsig):\n%s",
+			len(orphans), strings.Join(orphans, "\n"))
+	}
+
+	// Every task ends completed (tasks that were running at a kill run again).
+	deadline := time.Now().Add(6 * time.Minute)
+	var tasks []Task
+	for time.Now().Before(deadline) {
+		tasks, err = e.admin.Tasks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(tasks, func(x Task) bool { return x.Status == "pending" || x.Status == "processing" }) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(tasks) < len(committed) {
+		t.Errorf("%d tasks for %d committed videos", len(tasks), len(committed))
+	}
+	for _, x := range tasks {
+		if x.Status != "completed" {
+			t.Errorf("task %d (video %d) ended %q: %s", x.ID, x.VideoID, x.Status, x.Error)
+		}
+	}
+	// Every committed original is byte-identical.
+	for vid, sum := range committed {
+		p, err := OriginalPath(e.data, vid)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if got, err := SHA256File(p); err != nil || got != sum {
+			t.Errorf("video %d: original %s has sha256 %s, sent %s (%v)", vid, p, got, sum, err)
+		}
+	}
+
+	if !e.srv.Stop(15 * time.Second) {
+		t.Error("server did not stop within 15 s of SIGTERM")
+	}
+	if left := waitNoFFmpeg(e.data, 3*time.Second); len(left) > 0 {
+		t.Errorf("ffmpeg still running after a clean stop: %v", left)
+		for _, p := range left {
+			syscall.Kill(p.PID, syscall.SIGKILL)
+		}
+	}
+	if v, err := IntegrityCheck(e.data + "/mika.db"); err != nil || v != "ok" {
+		t.Errorf("PRAGMA integrity_check: %q %v", v, err)
+	}
+	if bad := serverLogProblems(e.srv.Log()); len(bad) > 0 {
+		t.Errorf("server log has %d bad lines, e.g.:\n%s", len(bad), strings.Join(bad[:min(5, len(bad))], "\n"))
+	}
+}
+
+// waitProcessing waits until some task is processing, or limit passes.
+func waitProcessing(e *env, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		r, err := e.admin.Do(http.MethodGet, "/api/admin/transcode/tasks?status=processing", nil, "")
+		if err == nil && r.OK() == nil {
+			var d struct {
+				Total int `json:"total"`
+			}
+			if r.Into(&d) == nil && d.Total > 0 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitNoFFmpeg waits until no ffmpeg mentions data, and answers the ones
+// still there after limit.
+func waitNoFFmpeg(data string, limit time.Duration) []Proc {
+	deadline := time.Now().Add(limit)
+	for {
+		left := FFmpegProcs(data)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
