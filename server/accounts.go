@@ -3,8 +3,12 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/mail"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"mika/store"
 )
@@ -164,4 +168,157 @@ func ValidateUsername(name string) error {
 		return fmt.Errorf("username %s", why)
 	}
 	return nil
+}
+
+// register creates an account by the register_mode setting: open (any
+// invite_code is ignored), invite (a valid unused code is required and is
+// consumed with the insert) or closed (403).
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+	mode := s.store.Settings().RegisterMode
+	if mode == "closed" {
+		return &APIError{Code: http.StatusForbidden, Message: "registration is closed"}
+	}
+	var in struct {
+		Username   string `json:"username"`
+		Password   string `json:"password"`
+		Email      string `json:"email"`
+		InviteCode string `json:"invite_code"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	in.Email = strings.TrimSpace(in.Email)
+	code := strings.ToUpper(strings.TrimSpace(in.InviteCode))
+	errs := map[string]string{}
+	validateUsername(in.Username, errs)
+	validatePassword(in.Password, errs)
+	validateEmail(in.Email, errs)
+	if mode == "invite" && code == "" {
+		errs["invite_code"] = "is required"
+	}
+	if len(errs) > 0 {
+		return errInvalid(errs)
+	}
+	hash, err := hashPassword(in.Password)
+	if err != nil {
+		return err
+	}
+	n := store.NewUser{Username: in.Username, PasswordHash: hash, Email: in.Email}
+	var u *store.User
+	if mode == "invite" {
+		u, err = s.store.CreateUserWithInvite(r.Context(), n, code)
+	} else {
+		u, err = s.store.CreateUser(r.Context(), n)
+	}
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return errConflict("username is taken", map[string]string{"username": "is taken"})
+	case errors.Is(err, store.ErrInviteInvalid):
+		return errField("invite_code", "is unknown or already used")
+	case err != nil:
+		return err
+	}
+	s.log.Info("user registered", slog.Int64("user_id", u.ID), slog.String("username", u.Username))
+	s.noteActive(r.Context(), u)
+	return s.loginAnswer(w, u)
+}
+
+// updateProfile changes nickname, avatar and email; fields left out keep
+// their values.
+func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Nickname *string `json:"nickname"`
+		Avatar   *string `json:"avatar"`
+		Email    *string `json:"email"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	u := currentUser(r)
+	errs := map[string]string{}
+	if in.Nickname != nil {
+		nick := strings.TrimSpace(*in.Nickname)
+		switch {
+		case utf8.RuneCountInString(nick) > 50:
+			errs["nickname"] = "must be at most 50 characters"
+		case strings.IndexFunc(nick, unicode.IsControl) >= 0:
+			errs["nickname"] = "may not contain control characters"
+		case nick == "":
+			nick = u.Username
+		}
+		in.Nickname = &nick
+	}
+	if in.Email != nil {
+		email := strings.TrimSpace(*in.Email)
+		validateEmail(email, errs)
+		in.Email = &email
+	}
+	if in.Avatar != nil && *in.Avatar != "" && !validAvatarPath(*in.Avatar) {
+		errs["avatar"] = "must be an /avatars/ path or empty"
+	}
+	if len(errs) > 0 {
+		return errInvalid(errs)
+	}
+	nu, orphan, err := s.store.UpdateProfile(r.Context(), u.ID,
+		store.ProfileUpdate{Nickname: in.Nickname, Email: in.Email, Avatar: in.Avatar})
+	if err != nil {
+		return err
+	}
+	s.removeAvatar(r.Context(), orphan)
+	return ok(w, profileOf(nu))
+}
+
+// changePassword checks the old password and sets a new one. Every earlier
+// token dies; the answer carries a fresh one so the caller stays signed in.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		OldPassword string `json:"old_password"`
+		NewPassword string `json:"new_password"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	errs := map[string]string{}
+	if in.OldPassword == "" {
+		errs["old_password"] = "is required"
+	}
+	validatePassword(in.NewPassword, errs)
+	if why, bad := errs["password"]; bad {
+		delete(errs, "password")
+		errs["new_password"] = why
+	}
+	if len(errs) > 0 {
+		return errInvalid(errs)
+	}
+	u := currentUser(r)
+	if !checkPassword(u.PasswordHash, in.OldPassword) {
+		return errField("old_password", "is wrong")
+	}
+	hash, err := hashPassword(in.NewPassword)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetPassword(r.Context(), u.ID, hash); err != nil {
+		return err
+	}
+	nu, err := s.store.UserByID(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	s.log.Info("password changed", slog.Int64("user_id", u.ID))
+	return s.loginAnswer(w, nu)
+}
+
+// validateEmail: one plain address (no display name), at most 254 bytes.
+func validateEmail(email string, errs map[string]string) {
+	if email == "" {
+		errs["email"] = "is required"
+		return
+	}
+	a, err := mail.ParseAddress(email)
+	at := strings.LastIndexByte(email, '@')
+	if err != nil || a.Address != email || len(email) > 254 || at < 1 || !strings.Contains(email[at:], ".") ||
+		strings.ContainsAny(email, " \t\r\n<>\"") {
+		errs["email"] = "must be a valid email address"
+	}
 }

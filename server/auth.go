@@ -107,6 +107,9 @@ func (s *Server) authenticate(r *http.Request) (*store.User, error) {
 func (s *Server) optionalAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := s.authenticate(r)
+		if sb, ok := r.Body.(*spooledBody); ok {
+			defer sb.Close() // the strong signing form spooled the body
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return

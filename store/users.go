@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -127,6 +128,103 @@ func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
 		hash, now(), id)
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ErrInviteInvalid is returned when an invite code is unknown or used.
+var ErrInviteInvalid = errors.New("invite code is unknown or already used")
+
+// CreateUserWithInvite inserts a user and consumes invite code in the same
+// transaction: either both happen or neither. ErrConflict when the username
+// is taken, ErrInviteInvalid when the code is unknown or already used.
+func (s *Store) CreateUserWithInvite(ctx context.Context, n NewUser, code string) (*User, error) {
+	var u *User
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if u, err = createUser(ctx, tx, n); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE invites SET used_by = ?, used_at = ? WHERE code = ? AND used_by = 0",
+			u.ID, now(), code)
+		if err != nil {
+			return fmt.Errorf("use invite: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrInviteInvalid
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// ProfileUpdate is what a user may change on their own account; nil fields
+// keep their values.
+type ProfileUpdate struct {
+	Nickname *string
+	Email    *string
+	Avatar   *string
+}
+
+// UpdateProfile applies p to account id. orphan is the previous avatar when
+// the update replaced it and no other account still shows it, so the caller
+// may delete its file.
+func (s *Store) UpdateProfile(ctx context.Context, id int64, p ProfileUpdate) (u *User, orphan string, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		cur, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+		if err != nil {
+			return err
+		}
+		next := *cur
+		if p.Nickname != nil {
+			next.Nickname = *p.Nickname
+		}
+		if p.Email != nil {
+			next.Email = *p.Email
+		}
+		if p.Avatar != nil {
+			next.Avatar = *p.Avatar
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET nickname = ?, email = ?, avatar = ?, updated_at = ? WHERE id = ?",
+			next.Nickname, next.Email, next.Avatar, now(), id); err != nil {
+			return fmt.Errorf("update profile %d: %w", id, err)
+		}
+		if cur.Avatar != "" && cur.Avatar != next.Avatar {
+			var others int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE avatar = ?", cur.Avatar).Scan(&others); err != nil {
+				return err
+			}
+			if others == 0 {
+				orphan = cur.Avatar
+			}
+		}
+		u, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return u, orphan, nil
+}
+
+// SetUserDisabled disables or enables account id. Disabling bumps the token
+// version, so every token issued before is dead at once.
+func (s *Store) SetUserDisabled(ctx context.Context, id int64, disabled bool) error {
+	bump := 0
+	if disabled {
+		bump = 1
+	}
+	res, err := s.write.ExecContext(ctx,
+		"UPDATE users SET disabled = ?, token_version = token_version + ?, updated_at = ? WHERE id = ?",
+		disabled, bump, now(), id)
+	if err != nil {
+		return fmt.Errorf("set user %d disabled: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
