@@ -90,11 +90,21 @@ func (s *Server) trusted(a netip.Addr) bool {
 	return false
 }
 
-// rateLimit applies lim per client IP.
+// rateLimit applies lim per client IP. When lim is one of the server's own
+// limiters, the field is read on each request rather than captured, so
+// swapping s.limiter or s.authLimits after the router is built (tests do)
+// takes effect.
 func (s *Server) rateLimit(lim *rateLimiter) func(http.Handler) http.Handler {
+	current := func() *rateLimiter { return lim }
+	switch lim {
+	case s.limiter:
+		current = func() *rateLimiter { return s.limiter }
+	case s.authLimits:
+		current = func() *rateLimiter { return s.authLimits }
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if wait, ok := lim.allow(s.clientIP(r)); !ok {
+			if wait, ok := current().allow(s.clientIP(r)); !ok {
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 				s.writeError(w, r, &APIError{Code: http.StatusTooManyRequests, Message: "too many requests"})
 				return
