@@ -721,3 +721,41 @@ func (s *sweep) fileCases(t *testing.T, routes []route, add addFunc, ids map[str
 		add(rt, "GET", p, "", nil, nil, "web app path")
 	}
 }
+
+// TestSweepCheck proves the sweep's checker catches what it looks for, so a
+// passing sweep means something.
+func TestSweepCheck(t *testing.T) {
+	e := &env{data: "/srv/mika-data"}
+	env := func(status int, msg string) *Resp {
+		b, _ := json.Marshal(map[string]any{"code": status, "message": msg, "data": nil})
+		return decodeResp(status, nil, b)
+	}
+	raw := func(status int, body string) *Resp { return decodeResp(status, nil, []byte(body)) }
+	for _, c := range []struct {
+		target string
+		r      *Resp
+		bad    bool
+	}{
+		{"/api/videos", env(400, "invalid parameters"), false},
+		{"/api/videos", env(404, "not found"), false},
+		{"/api/videos", env(501, "not available yet"), false},
+		{"/api/videos", env(500, "internal server error"), true},
+		{"/api/videos", env(502, "bad gateway"), true},
+		{"/api/videos", env(400, "sql: no rows in result set"), true},
+		{"/api/videos", env(400, "invalid character 'x' looking for beginning of value"), true},
+		{"/api/videos", env(400, "open /srv/mika-data/media/x: no such file or directory"), true},
+		{"/api/videos", env(400, "json: cannot unmarshal string into Go value of type int64"), true},
+		{"/api/videos", env(400, "bad path /srv/mika-data/x"), true},
+		{"/api/videos", raw(404, "404 page not found"), true},
+		{"/api/videos", raw(400, `{"code":404,"message":"not found","data":null}`), true},
+		{"/videos/1/x", raw(200, "SQLite format 3\x00..."), true},
+		{"/covers/x", raw(200, "root:x:0:0:root:/root:/bin/bash"), true},
+		{"/videos/1/x.ts", raw(200, "\x47\x40\x00"), false},
+	} {
+		s := &sweep{e: e, seen: map[route]int{}}
+		s.check(sweepCase{method: "GET", target: c.target}, c.r, nil)
+		if got := s.nFails > 0; got != c.bad {
+			t.Errorf("%s answered %d %q: flagged %v, want %v (%v)", c.target, c.r.Status, c.r.Body, got, c.bad, s.fails)
+		}
+	}
+}
