@@ -1,0 +1,366 @@
+// End-to-end tests: the real binary (MIKA_BIN) on 127.0.0.1 with a fresh
+// data folder, driven through Debian's Chromium with playwright-core.
+// Builds nothing. Prints "N passed, N failed" and exits non-zero on failure;
+// each failure leaves a screenshot in ui/test-results/.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const resultsDir = resolve(here, '..', 'test-results');
+const bin = process.env.MIKA_BIN;
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
+const shotsDir = process.env.E2E_SHOTS; // also keep screenshots of passing pages here
+
+if (!bin || !existsSync(bin)) {
+  console.error('MIKA_BIN must name the built mika binary (make test-e2e sets it).');
+  process.exit(2);
+}
+if (!existsSync(chromiumPath)) {
+  console.error(`Chromium not found at ${chromiumPath}: install it with "apt-get install -y chromium".`);
+  process.exit(2);
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'mika-e2e-'));
+mkdirSync(resultsDir, { recursive: true });
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what, f, timeoutMs, everyMs = 500) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ': ' + last.message : ''}`);
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+// ---- fixtures ----
+const clip = join(tmp, 'e2e-clip.mp4');
+execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:duration=4',
+  '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+  '-c:a', 'aac', '-shortest', '-y', clip]);
+// Resuming needs no transcoding: 12 MiB of noise is three chunks.
+const big = join(tmp, 'e2e-big.mp4');
+writeFileSync(big, randomBytes(12 * 1024 * 1024));
+
+// ---- server ----
+const port = await freePort();
+const origin = `http://127.0.0.1:${port}`;
+const dataDir = join(tmp, 'data');
+let serverLog = '';
+const server = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+server.stdout.on('data', (d) => (serverLog += d));
+server.stderr.on('data', (d) => (serverLog += d));
+let serverExited = false;
+server.on('exit', () => (serverExited = true));
+
+function cleanup() {
+  if (!serverExited) server.kill('SIGTERM');
+}
+process.on('exit', cleanup);
+
+await waitFor('the server on ' + origin, async () => {
+  if (serverExited) throw new Error('server exited:\n' + serverLog.slice(-2000));
+  const r = await fetch(origin + '/healthz');
+  return r.ok;
+}, 20000, 200);
+
+// ---- browser ----
+const profile = join(tmp, 'chromium-profile');
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: chromiumPath,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--no-first-run', '--disable-quic', '--autoplay-policy=no-user-gesture-required'],
+  locale: 'zh-CN',
+  viewport: { width: 1280, height: 860 },
+});
+context.setDefaultTimeout(15000);
+const page = context.pages()[0] ?? (await context.newPage());
+const consoleErrors = [];
+page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+const admin = { username: 'admin', password: 'e2e-password-1' };
+const state = { videoId: 0, token: '' };
+
+async function shot(name) {
+  if (!shotsDir) return;
+  mkdirSync(shotsDir, { recursive: true });
+  await page.screenshot({ path: join(shotsDir, name + '.png'), fullPage: true });
+}
+
+async function apiAsAdmin(method, path, body) {
+  const token = await page.evaluate(() => localStorage.getItem('mika.token'));
+  const r = await fetch(origin + '/api' + path, {
+    method,
+    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return r.json();
+}
+
+const tests = [];
+const test = (name, f) => tests.push({ name, f });
+
+test('first run shows setup and creates the admin', async () => {
+  await page.goto(origin + '/');
+  // The login page offers setup on a fresh install.
+  await page.goto(origin + '/login');
+  await page.click('a[href="/setup"]');
+  await page.waitForURL('**/setup');
+  await page.fill('input[name=username]', admin.username);
+  await page.fill('input[name=password]', admin.password);
+  await page.fill('input[name=confirm]', admin.password);
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/admin');
+  await page.waitForSelector('header.top a.user');
+  await shot('admin-dashboard-fresh');
+  // A second setup is refused in words.
+  const again = await fetch(origin + '/api/setup', { method: 'POST', body: JSON.stringify({ username: 'other', password: 'other-password' }) });
+  assert(again.status === 403, 'a second setup answered ' + again.status);
+  // Give the browser room: these tests poll and upload from one IP.
+  await apiAsAdmin('PUT', '/admin/settings', { rate_limit_rps: 200, rate_limit_burst: 400 });
+});
+
+test('sign out, wrong password in words, sign in', async () => {
+  await page.click('header.top button.link');
+  await page.goto(origin + '/login');
+  await page.fill('input[name=username]', admin.username);
+  await page.fill('input[name=password]', 'not-the-password');
+  await page.click('button[type=submit]');
+  const msg = await page.textContent('.alert.error');
+  assert(msg && msg.trim().length > 0, 'no error shown for a wrong password');
+  await page.fill('input[name=password]', admin.password);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('header.top a.user');
+  assert((await page.textContent('header.top')).includes('管理后台'), 'the Chinese admin link is missing (zh-CN is the default)');
+});
+
+test('an expired session sends the person to sign in with a message', async () => {
+  await page.evaluate(() => localStorage.setItem('mika.token', 'not-a-valid-token'));
+  await page.goto(origin + '/me/profile');
+  await page.waitForURL('**/login**');
+  const banner = await page.textContent('.banner.error');
+  assert(banner && banner.includes('登录已过期'), 'no session-expired message: ' + banner);
+  await page.fill('input[name=username]', admin.username);
+  await page.fill('input[name=password]', admin.password);
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/me/profile');
+});
+
+test('upload a clip through the page with a moving progress bar', async () => {
+  await page.goto(origin + '/upload');
+  await page.setInputFiles('.dropzone input[type=file]', clip);
+  await page.fill('.upload-card input[name=title]', 'E2E 测试视频');
+  await page.fill('.upload-card input[name=tags]', '测试, e2e');
+  // Record every value the progress bar shows.
+  await page.evaluate(() => {
+    window.__progress = [];
+    new MutationObserver(() => {
+      const bar = document.querySelector('.upload-card [role=progressbar]');
+      if (bar) window.__progress.push(Number(bar.getAttribute('aria-valuenow')));
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  await page.click('.upload-card button.primary');
+  await page.waitForSelector('.upload-card.state-done', { timeout: 30000 });
+  const seen = await page.evaluate(() => window.__progress);
+  assert(seen.length > 0 && seen[seen.length - 1] === 100, 'progress never reached 100: ' + JSON.stringify(seen));
+  const href = await page.getAttribute('.upload-card.state-done a[href^="/watch/"]', 'href');
+  state.videoId = Number(href.split('/').pop());
+  assert(state.videoId > 0, 'no video id after upload');
+  await shot('upload-done');
+});
+
+test('my videos shows the transcode finish (≤ 90 s)', async () => {
+  assert(state.videoId, 'needs the uploaded video');
+  await page.goto(origin + '/me/videos');
+  await page.waitForSelector(`.video-row[data-id="${state.videoId}"]`);
+  await page.waitForSelector(`.video-row[data-id="${state.videoId}"] .badge.s1`, { timeout: 90000 });
+  await shot('my-videos');
+});
+
+test('the player plays with hls.js and offers qualities', async () => {
+  assert(state.videoId, 'needs the uploaded video');
+  await page.goto(origin + '/watch/' + state.videoId);
+  await page.waitForSelector('video[data-engine="hls.js"]');
+  await page.waitForSelector('.quality select');
+  const options = await page.$$eval('.quality select option', (o) => o.map((x) => x.textContent));
+  assert(options.length >= 2, 'quality menu has ' + JSON.stringify(options));
+  await page.evaluate(() => {
+    const v = document.querySelector('video');
+    v.muted = true;
+    return v.play();
+  });
+  await waitFor('currentTime to pass 1 s', () => page.evaluate(() => document.querySelector('video').currentTime > 1), 20000, 250);
+  const title = await page.textContent('.watch h1');
+  assert(title.includes('E2E 测试视频'), 'title shown: ' + title);
+  await shot('watch');
+});
+
+test('library finds the video by a Chinese keyword typed in', async () => {
+  await page.goto(origin + '/');
+  await page.waitForSelector('.video-card');
+  await page.fill('input.search', '测试视');
+  await page.waitForURL((u) => new URL(u).searchParams.get('q') === '测试视');
+  await page.waitForSelector(`.video-card[href="/watch/${state.videoId}"]`);
+  await page.fill('input.search', 'no-such-video-zzz');
+  await page.waitForSelector('.empty');
+  await page.reload();
+  assert((await page.inputValue('input.search')) === 'no-such-video-zzz', 'the search did not survive a reload');
+});
+
+test('admin pages render with real data', async () => {
+  await page.goto(origin + '/admin');
+  await page.waitForSelector('.stat-card');
+  const first = await page.textContent('.stat-card b');
+  assert(Number(first.replace(/\D/g, '')) >= 1, 'dashboard counts no video: ' + first);
+  await page.waitForSelector('.chart svg');
+  await shot('admin-dashboard');
+  await page.goto(origin + '/admin/tasks');
+  await page.waitForSelector('tr[data-status="completed"]');
+  await page.click('tr[data-status="completed"] button.small');
+  await page.waitForSelector('pre.log');
+  const log = await page.textContent('pre.log');
+  assert(log.includes('ffmpeg'), 'the task log does not show the ffmpeg command');
+  await shot('admin-task-log');
+  await page.keyboard.press('Escape');
+  await page.goto(origin + '/admin/settings');
+  await page.waitForSelector('input[name=site_name]');
+  assert((await page.inputValue('input[name=site_name]')).length > 0, 'site_name is empty');
+  const hw = await page.$$eval('select[name=hwaccel] option', (o) => o.map((x) => x.value));
+  assert(hw.includes('none'), 'hwaccel choices: ' + JSON.stringify(hw));
+  // A bad value shows the server's words next to the field.
+  await page.fill('input[name=hls_segment_seconds]', '99');
+  await page.click('.settings button[type=submit]');
+  await page.waitForSelector('.field.has-error input[name=hls_segment_seconds]');
+  await page.fill('input[name=hls_segment_seconds]', '6');
+  await page.fill('input[name=site_name]', '米卡 E2E');
+  await page.click('.settings button[type=submit]');
+  await page.waitForSelector('.settings .ok');
+  await waitFor('the new site name in the header', async () => (await page.textContent('header.top .brand')).includes('米卡 E2E'), 5000, 200);
+  await shot('admin-settings');
+  for (const section of ['categories', 'users', 'invites', 'libraries']) {
+    await page.goto(origin + '/admin/' + section);
+    await page.waitForSelector(`.admin .${section}`);
+    assert(!(await page.$('.alert.error')), `${section} shows an error: ` + (await page.textContent('.alert.error').catch(() => '')));
+  }
+  await page.goto(origin + '/admin/users');
+  await page.waitForSelector('tr[data-user="admin"]');
+});
+
+test('a reload in the middle of an upload resumes it', async () => {
+  await page.goto(origin + '/upload');
+  let sent = 0;
+  let release;
+  const hold = new Promise((r) => (release = r));
+  // Let the first chunk through and hold the rest, so the reload lands mid-upload.
+  await page.route('**/api/videos/upload/chunk', async (route) => {
+    sent++;
+    if (sent === 1) return route.continue();
+    await hold;
+    return route.abort().catch(() => {});
+  });
+  await page.setInputFiles('.dropzone input[type=file]', big);
+  await page.fill('.upload-card input[name=title]', 'resume test');
+  await page.click('.upload-card button.primary');
+  await waitFor('a third of the upload', () => page.evaluate(() => Number(document.querySelector('.upload-card [role=progressbar]')?.getAttribute('aria-valuenow') ?? 0) >= 40), 30000, 200);
+  await page.reload();
+  release();
+  await page.unroute('**/api/videos/upload/chunk');
+  await page.waitForSelector('.resume-list');
+  const chunkRequests = [];
+  page.on('request', (r) => r.url().endsWith('/api/videos/upload/chunk') && chunkRequests.push(r));
+  await page.setInputFiles('.dropzone input[type=file]', big);
+  await page.waitForSelector('.upload-card');
+  assert((await page.inputValue('.upload-card input[name=title]')) === 'resume test', 'the title was not remembered');
+  await page.click('.upload-card button.primary');
+  await page.waitForSelector('.upload-card.state-done', { timeout: 30000 });
+  const resumed = await page.textContent('.upload-card');
+  assert(chunkRequests.length === 2, `sent ${chunkRequests.length} chunks after the reload, want 2`);
+  assert(!(await page.$('.resume-list')), 'the finished upload is still listed as unfinished');
+  await shot('upload-resumed');
+  void resumed;
+});
+
+test('phone width: the library and admin fit 375 px', async () => {
+  await page.setViewportSize({ width: 375, height: 800 });
+  try {
+    for (const path of ['/', '/admin', '/admin/tasks', '/upload', '/me/videos', '/watch/' + state.videoId]) {
+      await page.goto(origin + path);
+      await page.waitForLoadState('networkidle').catch(() => {});
+      await sleep(300);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 1, `${path} is ${overflow}px wider than the screen`);
+      await shot('phone' + path.replace(/\//g, '_'));
+    }
+    await page.click('.menu-toggle');
+    await page.waitForSelector('header.top nav.open');
+    await shot('phone-menu');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 860 });
+  }
+});
+
+test('English is one switch away and is remembered', async () => {
+  await page.goto(origin + '/');
+  await page.selectOption('select.lang', 'en');
+  await page.waitForFunction(() => document.querySelector('header.top')?.textContent.includes('Library'));
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('header.top')?.textContent.includes('Library'));
+  assert((await page.getAttribute('html', 'lang')) === 'en', 'html lang is not en');
+  await page.selectOption('select.lang', 'zh-CN');
+});
+
+let passed = 0;
+let failed = 0;
+const started = Date.now();
+for (const t of tests) {
+  if (only && !only.test(t.name)) continue;
+  const t0 = Date.now();
+  try {
+    await t.f();
+    passed++;
+    console.log(`ok   ${t.name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    const file = join(resultsDir, t.name.replace(/[^\w一-龥]+/g, '-').slice(0, 80) + '.png');
+    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    console.log(`FAIL ${t.name} (${Date.now() - t0} ms)\n     ${String(e.message || e).split('\n').join('\n     ')}\n     screenshot: ${file}`);
+  }
+}
+if (consoleErrors.length) console.log('page errors:\n  ' + consoleErrors.join('\n  '));
+await context.close();
+cleanup();
+await sleep(300);
+if (failed) console.log('server log (tail):\n' + serverLog.slice(-3000));
+if (!process.env.E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
+console.log(`\ne2e: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,177 @@
+// The player page: hls.js with a quality menu; Safari's native HLS only
+// where hls.js cannot run (Chromium also claims native HLS these days).
+import type HlsType from 'hls.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { VideoDetail } from '../api';
+import { t } from '../i18n';
+import { bytes, count, duration } from '../format';
+import { api, session, usePoll, useStore } from '../state';
+import { ErrorBox, Loading, ProgressBar, taskStatusText, videoStatusText } from '../components/ui';
+
+export function Watch({ params }: { params: Record<string, string> }) {
+  const id = Number(params.id);
+  const user = useStore(session);
+  const [v, setV] = useState<VideoDetail | null>(null);
+  const [err, setErr] = useState<unknown>(null);
+  const load = () =>
+    api.get<VideoDetail>('/videos/' + id).then(
+      (d) => {
+        setV(d);
+        setErr(null);
+      },
+      (e) => setErr(e),
+    );
+  useEffect(() => {
+    setV(null);
+    load();
+  }, [id]);
+  // While it is still transcoding, look again until it can play.
+  usePoll(load, 3000, !!v && !v.play_url && v.transcode_status !== 'failed' && v.transcode_status !== 'canceled', [id]);
+
+  if (err && !v) return <ErrorBox error={err} />;
+  if (!v) return <Loading />;
+  const mine = user && (user.id === v.user_id || user.role === 'admin');
+  return (
+    <article class="watch">
+      {v.play_url ? (
+        <Player src={v.play_url} poster={v.cover} />
+      ) : (
+        <div class="player-wait">
+          <p>{v.transcode_status === 'failed' ? t('watch.failed') : t('watch.transcoding')}</p>
+          {typeof (v.transcode_progress ?? v.progress) === 'number' && <ProgressBar value={(v.transcode_progress ?? v.progress)!} />}
+          <small class="muted">{taskStatusText(v.transcode_status)}</small>
+        </div>
+      )}
+      <h1>{v.title}</h1>
+      <p class="muted stats">
+        {t('video.views', { n: count(v.views) })} · {v.created_at}
+        {v.category && (
+          <>
+            {' · '}
+            <a href={'/?category=' + v.category.id}>{v.category.name}</a>
+          </>
+        )}
+        {v.resolution && <> · {v.resolution}</>}
+        {v.duration > 0 && <> · {duration(v.duration)}</>}
+        {v.file_size > 0 && <> · {bytes(v.file_size)}</>}
+        {v.status !== 1 && <span class={'badge s' + v.status}>{videoStatusText(v.status)}</span>}
+      </p>
+      {v.tags && v.tags.length > 0 && (
+        <ul class="tags">
+          {v.tags.map((tag) => (
+            <li key={tag}>
+              <a href={'/?q=' + encodeURIComponent(tag)}>#{tag}</a>
+            </li>
+          ))}
+        </ul>
+      )}
+      {v.description && <p class="description">{v.description}</p>}
+      {mine && (
+        <p>
+          <a href={'/me/videos?edit=' + v.id}>{t('watch.edit')}</a>
+        </p>
+      )}
+    </article>
+  );
+}
+
+interface Level {
+  index: number;
+  height: number;
+  bitrate: number;
+}
+
+export function Player({ src, poster }: { src: string; poster?: string }) {
+  const ref = useRef<HTMLVideoElement>(null);
+  const hlsRef = useRef<HlsType | null>(null);
+  const [levels, setLevels] = useState<Level[]>([]);
+  const [chosen, setChosen] = useState(-1);
+  const [playing, setPlaying] = useState(-1);
+  const [err, setErr] = useState('');
+  const [engine, setEngine] = useState('');
+
+  useEffect(() => {
+    const video = ref.current!;
+    const url = new URL(src, location.origin).toString();
+    let cleanup: (() => void) | undefined;
+    let gone = false;
+    setErr('');
+    // hls.js is most of the app's weight: load it only on this page.
+    import('hls.js').then(({ default: Hls }) => {
+      if (gone) return;
+      cleanup = attach(Hls, video, url);
+    });
+    return () => {
+      gone = true;
+      cleanup?.();
+    };
+  }, [src]);
+
+  const attach = (Hls: typeof HlsType, video: HTMLVideoElement, url: string): (() => void) | undefined => {
+    if (Hls.isSupported()) {
+      const hls = new Hls({ capLevelToPlayerSize: false });
+      hlsRef.current = hls;
+      setEngine('hls.js');
+      hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
+        setLevels(data.levels.map((l, index) => ({ index, height: l.height, bitrate: l.bitrate })).sort((a, b) => b.height - a.height));
+      });
+      hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => setPlaying(data.level));
+      hls.on(Hls.Events.ERROR, (_e, data) => {
+        if (!data.fatal) return;
+        if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+          setErr(t('watch.networkError'));
+          hls.startLoad();
+        } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+        else setErr(t('watch.playError'));
+      });
+      hls.loadSource(url);
+      hls.attachMedia(video);
+      return () => {
+        hls.destroy();
+        hlsRef.current = null;
+      };
+    }
+    if (video.canPlayType('application/vnd.apple.mpegurl')) {
+      setEngine('native');
+      video.src = url;
+      return () => {
+        video.removeAttribute('src');
+        video.load();
+      };
+    }
+    setErr(t('watch.unsupported'));
+    return undefined;
+  };
+
+  const choose = (idx: number) => {
+    setChosen(idx);
+    if (hlsRef.current) hlsRef.current.currentLevel = idx;
+  };
+  const name = (l: Level) => (l.height ? l.height + 'p' : Math.round(l.bitrate / 1000) + ' kbps');
+  const playingLevel = levels.find((l) => l.index === playing);
+
+  return (
+    <div class="player">
+      <video ref={ref} controls playsInline poster={poster || undefined} data-engine={engine} />
+      <div class="player-bar">
+        {levels.length > 0 && (
+          <label class="quality">
+            {t('watch.quality')}{' '}
+            <select value={String(chosen)} onChange={(e) => choose(Number((e.target as HTMLSelectElement).value))}>
+              <option value="-1">
+                {t('watch.auto')}
+                {chosen === -1 && playingLevel ? ` (${name(playingLevel)})` : ''}
+              </option>
+              {levels.map((l) => (
+                <option key={l.index} value={String(l.index)}>
+                  {name(l)}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {err && <span class="field-error">{err}</span>}
+      </div>
+    </div>
+  );
+}
