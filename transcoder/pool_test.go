@@ -179,9 +179,9 @@ func extinfs(t *testing.T, path string) []string {
 }
 
 func TestPool1080pLadder(t *testing.T) {
-	tp := newTestPool(t, nil)
+	tp := newTestPool(t, func(s *store.Settings) { s.HLSSegmentSeconds = 1 })
 	// MPEG-4 Part 2, so every rung is encoded and must align.
-	src := makeClip(t, t.TempDir(), clip{size: "1920x1080", seconds: "4", audio: true, codec: "mpeg4",
+	src := makeClip(t, t.TempDir(), clip{size: "1920x1080", seconds: "2", audio: true, codec: "mpeg4",
 		extraOut: []string{"-q:v", "10"}})
 	videoID, taskID := tp.addVideo(src)
 	tp.start(tp.pool)
@@ -205,7 +205,7 @@ func TestPool1080pLadder(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v.Status != store.VideoPublished || v.TranscodeStatus != "completed" || !v.Playable || !v.HasCover ||
-		v.Resolution != "1080p" || v.HLSBytes <= 0 || v.Width != 1920 || v.Height != 1080 || v.Duration < 3.9 {
+		v.Resolution != "1080p" || v.HLSBytes <= 0 || v.Width != 1920 || v.Height != 1080 || v.Duration < 1.9 {
 		t.Errorf("video after transcode: %+v", v)
 	}
 	wantRungs := []string{"1080p", "720p", "480p", "360p"}
@@ -246,7 +246,7 @@ func TestPool1080pLadder(t *testing.T) {
 		if first == nil {
 			first = d
 			if len(d) < 2 {
-				t.Errorf("%s has %d segments, want 2 (2 s segments of 4 s)", r, len(d))
+				t.Errorf("%s has %d segments, want 2 (1 s segments of 2 s)", r, len(d))
 			}
 		} else if !slices.Equal(d, first) {
 			t.Errorf("rung %s segments %v, top rung %v: keyframes not aligned", r, d, first)
@@ -345,7 +345,7 @@ func TestPoolRandomBytesFail(t *testing.T) {
 
 // slowClip is a source that takes ffmpeg several seconds at a slow preset.
 func slowClip(t *testing.T) string {
-	return makeClip(t, t.TempDir(), clip{size: "640x360", seconds: "40", codec: "mpeg4", rate: "30",
+	return makeClip(t, t.TempDir(), clip{size: "640x360", seconds: "20", codec: "mpeg4", rate: "30",
 		extraOut: []string{"-q:v", "20"}})
 }
 
@@ -518,5 +518,28 @@ func TestPoolDeletedVideoEndsQuietly(t *testing.T) {
 	}
 	if _, err := os.Stat(tp.data.HLS(videoID)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("output left: %v", err)
+	}
+}
+
+func TestPoolHardwareFailureFallsBackToSoftware(t *testing.T) {
+	needFFmpeg(t)
+	tp := newTestPool(t, func(s *store.Settings) { s.HWAccel = "nvenc"; s.Ladder = []int{180} })
+	tp.start(tp.pool)
+	// Pretend detection found NVENC; this machine has no such device, so
+	// the encode fails and the task must fall back to libx264.
+	time.Sleep(200 * time.Millisecond)
+	tp.pool.mu.Lock()
+	tp.pool.hw = []string{"none", "nvenc"}
+	tp.pool.mu.Unlock()
+	src := makeClip(t, t.TempDir(), clip{size: "320x180", seconds: "2", codec: "mpeg4"})
+	_, taskID := tp.addVideo(src)
+	tp.pool.Wake()
+	task := tp.waitTask(taskID, time.Minute, store.TaskCompleted, store.TaskFailed)
+	if task.Status != store.TaskCompleted {
+		t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
+	}
+	if !strings.Contains(task.Log, "h264_nvenc") || !strings.Contains(task.Log, "software fallback") ||
+		!strings.Contains(task.Log, "-c:v:0 libx264") {
+		t.Errorf("log does not show the fallback:\n%s", task.Log)
 	}
 }

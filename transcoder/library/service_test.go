@@ -1,0 +1,147 @@
+package library
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"mika/store"
+)
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func startService(t *testing.T, e *testLib, wakes *atomic.Int64) *Service {
+	t.Helper()
+	s := New(Config{Store: e.st, Prober: anyVideo{}, Wake: func() { wakes.Add(1) },
+		StableFor: 300 * time.Millisecond, Poll: 50 * time.Millisecond, Debounce: 100 * time.Millisecond})
+	s.Start(context.Background())
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// TestServiceWatchesLibrary runs the whole service with a real watcher:
+// files added, added in a new folder, renamed and removed between scans
+// are seen without any scan being asked for.
+func TestServiceWatchesLibrary(t *testing.T) {
+	e := newTestLib(t)
+	e.write("first.mp4", "one")
+	var wakes atomic.Int64
+	s := startService(t, e, &wakes)
+	ctx := context.Background()
+
+	videoOf := func(rel string) func() bool {
+		return func() bool {
+			return e.count("SELECT COUNT(*) FROM library_files WHERE rel_path = ? AND state = 'imported'", rel) == 1
+		}
+	}
+	eventually(t, "the first scan to import first.mp4", videoOf("first.mp4"))
+	eventually(t, "the watcher to be active", func() bool {
+		l, err := e.st.LibraryByID(ctx, e.lib.ID)
+		return err == nil && l.Watching && !l.Scanning && l.LastScanAt > 0
+	})
+
+	e.write("later.mp4", "two")
+	eventually(t, "a file added later to be imported", videoOf("later.mp4"))
+	if err := os.MkdirAll(filepath.Join(e.root, "New", "Deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the watcher add the new folders
+	e.write("New/Deeper/nested.mp4", "three")
+	eventually(t, "a file in a new folder to be imported", videoOf("New/Deeper/nested.mp4"))
+
+	id := e.file("later.mp4").VideoID
+	if err := os.Rename(e.path("later.mp4"), e.path("New/renamed.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the rename to be followed", func() bool {
+		v, err := e.st.VideoByID(ctx, id)
+		return err == nil && v.SourcePath == filepath.Join(e.root, "New", "renamed.mp4") && !v.Missing
+	})
+	gone := e.file("first.mp4").VideoID
+	if err := os.Remove(e.path("first.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the removal to mark the video missing", func() bool {
+		v, err := e.st.VideoByID(ctx, gone)
+		return err == nil && v.Missing
+	})
+	if n := e.count("SELECT COUNT(*) FROM videos"); n != 3 || wakes.Load() != 3 {
+		t.Fatalf("%d videos and %d wakes, want 3 and 3", n, wakes.Load())
+	}
+
+	// Deleting the library stops its worker.
+	if _, err := e.st.DeleteLibrary(ctx, e.lib.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the worker to stop", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.workers) == 0
+	})
+}
+
+// TestServiceScanRequestsAndPeriodicScans: "scan now" through the row, and
+// the periodic scan when the interval has passed.
+func TestServiceScanRequestsAndPeriodicScans(t *testing.T) {
+	e := newTestLib(t)
+	var wakes atomic.Int64
+	startService(t, e, &wakes)
+	ctx := context.Background()
+	lib := func() *store.Library {
+		l, err := e.st.LibraryByID(ctx, e.lib.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	eventually(t, "the first scan", func() bool { l := lib(); return l.LastScanAt > 0 && !l.Scanning })
+
+	// Mark the last scan long ago: a periodic scan follows.
+	e.exec("UPDATE libraries SET last_scan_at = 1, scan_interval_minutes = 1")
+	eventually(t, "a periodic scan", func() bool { return lib().LastScanAt > 1 })
+
+	// No periodic scans: only a request starts one.
+	e.exec("UPDATE libraries SET last_scan_at = 1, scan_interval_minutes = 0")
+	time.Sleep(300 * time.Millisecond)
+	if l := lib(); l.LastScanAt != 1 {
+		t.Fatalf("scanned with periodic scans off: last_scan_at %d", l.LastScanAt)
+	}
+	if err := e.st.RequestLibraryScan(ctx, e.lib.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the requested scan", func() bool { l := lib(); return l.LastScanAt > 1 && l.ScanRequestedAt == 0 })
+
+	// A library whose folder disappeared reports it, and marks nothing missing.
+	e.write("v.mp4", "x")
+	if err := e.st.RequestLibraryScan(ctx, e.lib.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "v.mp4 imported", func() bool { return e.count("SELECT COUNT(*) FROM videos") == 1 })
+	if err := os.RemoveAll(e.root + ".gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(e.root, e.root+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a quiet moment", func() bool { return e.st.RequestLibraryScan(ctx, e.lib.ID) == nil })
+	eventually(t, "the failed scan's message", func() bool {
+		l := lib()
+		return l.LastError == "the library folder does not exist (is the share mounted?)" && !l.Scanning
+	})
+	if n := e.count("SELECT COUNT(*) FROM videos WHERE missing = 1"); n != 0 {
+		t.Fatalf("%d videos missing after a scan of an absent folder", n)
+	}
+}
