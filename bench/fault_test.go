@@ -93,20 +93,21 @@ func TestFaults(t *testing.T) {
 
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		// Chunk writer: the chunks in random order, two at a time, each
-		// sent twice (a retry is idempotent), until stopped.
+		// Chunk writer: the chunks in random order, two at a time, over and
+		// over (a chunk sent again is idempotent) so that a write is in
+		// flight whenever the kill comes.
 		order := rng.Perm(up.TotalChunks)
 		for w := 0; w < 2; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for k := w; k < len(order); k += 2 {
+				for k := w; k < 200*len(order); k += 2 {
 					select {
 					case <-stop:
 						return
 					default:
 					}
-					i := order[k]
+					i := order[k%len(order)]
 					r, err := e.admin.Chunk(up.ID, i, open.chunk(i))
 					if err == nil && r.Status == http.StatusOK {
 						open.mu.Lock()
@@ -158,6 +159,7 @@ func TestFaults(t *testing.T) {
 		}
 		time.Sleep(time.Duration(50+rng.IntN(1500)) * time.Millisecond)
 		pid := e.srv.PID()
+		running := len(FFmpegProcs(e.data))
 		e.srv.Kill()
 		close(stop)
 		wg.Wait()
@@ -221,7 +223,8 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("round %d: complete after restart: %v %v", round, r, err)
 		}
 		committed[vid] = chunkedSum
-		t.Logf("round %d: killed pid %d; %d of %d chunks acknowledged before the kill; site_name %q", round, pid, len(acked), up.TotalChunks, set.SiteName)
+		t.Logf("round %d: killed pid %d with %d ffmpeg running; %d of %d chunks acknowledged before the kill; site_name %q (last acknowledged %q)",
+			round, pid, running, len(acked), up.TotalChunks, set.SiteName, settingsAcked)
 	}
 
 	if len(orphans) > 0 {

@@ -1,0 +1,1234 @@
+// Command mikabench measures the targets of `make bench` against a built
+// mika binary on 127.0.0.1, with temporary data folders, and writes
+// bench/RESULTS.md. It installs and builds nothing: run it through
+// bench/run.sh after `make build` (which also installs ffmpeg, wrk, nginx).
+//
+// Ratios are measured side by side in the same run (Mika, then the
+// reference, then Mika or the reference again), since absolute times drift
+// on a shared machine.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"mika/bench"
+)
+
+// result is one line of the results table.
+type result struct {
+	Name     string
+	Figure   string
+	Target   string
+	Met      *bool // nil: reported, no target
+	Err      string
+	Details  []string
+	Commands []string
+}
+
+func met(ok bool) *bool { return &ok }
+
+// config is the run's sizes; quick mode shrinks them for a smoke test.
+type config struct {
+	mika, out, cache string
+	quick            bool
+
+	overheadClip bench.Clip
+	ttfpClip     bench.Clip
+	uploadBytes  int64
+	seedRows     int
+	wrkSeconds   int
+	latSeconds   int
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.mika, "mika", "./mika", "the mika binary")
+	flag.StringVar(&c.out, "out", "bench/RESULTS.md", "results file")
+	flag.StringVar(&c.cache, "cache", "bench/out", "folder for generated sources (kept between runs)")
+	flag.BoolVar(&c.quick, "quick", os.Getenv("BENCH_QUICK") == "1", "small sizes, for a smoke test (BENCH_QUICK=1)")
+	only := flag.String("only", "", "comma-separated steps to run (default all): start,overhead,hls,ttfp,upload,list")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+
+	c.overheadClip = bench.Clip{Width: 1920, Height: 1080, Seconds: 60, Audio: true}
+	c.ttfpClip = bench.Clip{Width: 1920, Height: 1080, Seconds: 600, Audio: true, CRF: 28}
+	c.uploadBytes = 2 << 30
+	c.seedRows = 200_000
+	c.wrkSeconds, c.latSeconds = 10, 10
+	if c.quick {
+		c.overheadClip = bench.Clip{Width: 1280, Height: 720, Seconds: 8, Audio: true}
+		c.ttfpClip = bench.Clip{Width: 1920, Height: 1080, Seconds: 30, Audio: true, CRF: 28}
+		c.uploadBytes = 256 << 20
+		c.seedRows = 20_000
+		c.wrkSeconds, c.latSeconds = 3, 3
+	}
+	abs, err := filepath.Abs(c.mika)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.mika = abs
+	if _, err := os.Stat(c.mika); err != nil {
+		log.Fatalf("%s: %v (run `make build` first)", c.mika, err)
+	}
+	if err := os.MkdirAll(c.cache, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	for _, tool := range []string{"ffmpeg", "ffprobe", "wrk", "nginx"} {
+		if _, err := lookPath(tool); err != nil {
+			log.Fatalf("%s is missing: run `make bench` (it installs it) or apt-get install -y %s", tool, tool)
+		}
+	}
+
+	started := time.Now()
+	steps := []struct {
+		name string
+		run  func(*config) []result
+	}{
+		{"start", coldStart},
+		{"overhead", overheadAndHLS},
+		{"ttfp", timeToFirstPlay},
+		{"upload", chunkedUpload},
+		{"list", listAndSearch},
+	}
+	var results []result
+	for _, s := range steps {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), s.name) &&
+			!(s.name == "overhead" && slices.Contains(strings.Split(*only, ","), "hls")) {
+			continue
+		}
+		log.Printf("== %s", s.name)
+		rs := s.run(&c)
+		for _, r := range rs {
+			log.Printf("   %s: %s %s", r.Name, r.Figure, r.Err)
+		}
+		results = append(results, rs...)
+	}
+	md := report(&c, results, time.Since(started))
+	if err := os.WriteFile(c.out, []byte(md), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println()
+	fmt.Println("Mika benchmarks (" + mode(&c) + "), details in " + c.out + ":")
+	failed := false
+	for _, r := range results {
+		verdict := "info"
+		switch {
+		case r.Err != "":
+			verdict, failed = "ERROR", true
+		case r.Met == nil:
+		case *r.Met:
+			verdict = "met"
+		default:
+			verdict = "NOT met"
+		}
+		target := ""
+		if r.Target != "" {
+			target = " (target " + r.Target + ")"
+		}
+		fmt.Printf("  %-8s %s: %s%s%s\n", verdict, r.Name, r.Figure, target, errSuffix(r.Err))
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return " — " + e
+}
+
+func mode(c *config) string {
+	if c.quick {
+		return "QUICK mode: small sizes, figures not comparable to the targets"
+	}
+	return "full"
+}
+
+func lookPath(tool string) (string, error) {
+	if p, err := exec.LookPath(tool); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		p := filepath.Join(dir, tool)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", tool)
+}
+
+// session is a server over a fresh data folder with an admin signed in and
+// the per-IP rate limit off: a benchmark measures what the server can do,
+// not how fast it turns a load generator away.
+type session struct {
+	root  string
+	srv   *bench.Server
+	admin *bench.Client
+}
+
+func newSession(c *config, name string) (*session, error) {
+	root, err := os.MkdirTemp("", "mika-bench-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	srv, err := bench.StartServer(c.mika, filepath.Join(root, "data"), filepath.Join(root, "server.log"))
+	if err != nil {
+		os.RemoveAll(root)
+		return nil, err
+	}
+	s := &session{root: root, srv: srv}
+	anon := &bench.Client{Base: srv.Base()}
+	tok, err := anon.Setup("bench_admin", "bench-admin-password")
+	if err == nil {
+		s.admin = anon.With(tok)
+		err = s.admin.PutSettings(map[string]any{"rate_limit_rps": 0, "rate_limit_burst": 0})
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *session) restart() error {
+	if err := s.srv.Start(); err != nil {
+		return err
+	}
+	s.admin.Base = s.srv.Base()
+	return nil
+}
+
+func (s *session) close() {
+	if s.srv.PID() != 0 {
+		s.srv.Stop(15 * time.Second)
+	}
+	os.RemoveAll(s.root)
+}
+
+func fail(name string, err error) []result {
+	return []result{{Name: name, Err: err.Error()}}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// coldStart: process start to a healthy /healthz, on a fresh and on an
+// existing data folder; idle memory; binary size.
+func coldStart(c *config) []result {
+	var out []result
+	fi, err := os.Stat(c.mika)
+	if err != nil {
+		return fail("binary size", err)
+	}
+	out = append(out, result{Name: "Binary size", Figure: mib(fi.Size()), Commands: []string{"stat -c %s ./mika"}})
+
+	root, err := os.MkdirTemp("", "mika-bench-start-")
+	if err != nil {
+		return fail("cold start", err)
+	}
+	defer os.RemoveAll(root)
+	startOnce := func(data string) (time.Duration, error) {
+		addr, err := bench.FreeAddr()
+		if err != nil {
+			return 0, err
+		}
+		cmd := exec.Command(c.mika, "serve", "--addr", addr, "--data", data)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		exited := make(chan struct{})
+		t0 := time.Now()
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		go func() { cmd.Wait(); close(exited) }()
+		_, err = bench.WaitHealthy("http://"+addr, 20*time.Second, exited)
+		took := time.Since(t0)
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		return took, err
+	}
+	var fresh, existing []time.Duration
+	for i := 0; i < 5; i++ {
+		d, err := startOnce(filepath.Join(root, fmt.Sprintf("fresh-%d", i)))
+		if err != nil {
+			return append(out, result{Name: "Cold start", Err: err.Error()})
+		}
+		fresh = append(fresh, d)
+	}
+	for i := 0; i < 5; i++ {
+		d, err := startOnce(filepath.Join(root, "fresh-0"))
+		if err != nil {
+			return append(out, result{Name: "Cold start", Err: err.Error()})
+		}
+		existing = append(existing, d)
+	}
+	worst := max(median(fresh), median(existing))
+	out = append(out, result{
+		Name:   "Cold start to healthy /healthz",
+		Figure: fmt.Sprintf("%s new data folder, %s existing (medians of 5)", median(fresh).Round(time.Millisecond), median(existing).Round(time.Millisecond)),
+		Target: "≤ 200 ms", Met: met(worst <= 200*time.Millisecond),
+		Details: []string{fmt.Sprintf("new data folder (creates it and runs every migration): %v", fresh),
+			fmt.Sprintf("existing data folder: %v", existing)},
+		Commands: []string{"time from exec of `mika serve --addr 127.0.0.1:PORT --data DIR` to the first 200 from GET /healthz (polled every 2 ms)"},
+	})
+
+	// Idle memory: a started server with an admin, after a quiet while.
+	s, err := newSession(c, "idle")
+	if err != nil {
+		return append(out, result{Name: "Idle RSS", Err: err.Error()})
+	}
+	defer s.close()
+	s.admin.Do(http.MethodGet, "/api/videos", nil, "")
+	time.Sleep(5 * time.Second)
+	rss, err := bench.ProcStatus(s.srv.PID(), "VmRSS")
+	if err != nil {
+		return append(out, result{Name: "Idle RSS", Err: err.Error()})
+	}
+	out = append(out, result{Name: "Idle RSS", Figure: mib(rss), Target: "≤ 40 MB", Met: met(rss <= 40_000_000),
+		Commands: []string{"VmRSS from /proc/PID/status, 5 s after setup, one login and one list"}})
+	return out
+}
+
+// clipPath generates (or reuses) a source clip in the cache folder.
+func clipPath(c *config, cl bench.Clip) (string, error) {
+	name := fmt.Sprintf("src-%dx%d-%ds-crf%d.mp4", cl.Width, cl.Height, cl.Seconds, cl.CRF)
+	p := filepath.Join(c.cache, name)
+	if _, err := os.Stat(p); err != nil {
+		log.Printf("   generating %s (cached for later runs): ffmpeg %s", p, strings.Join(cl.Args(p), " "))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	return p, bench.MakeClip(ctx, "ffmpeg", p, cl)
+}
+
+// waitDone polls a video every 100 ms until its transcode is final.
+func waitDone(cl *bench.Client, id int64, limit time.Duration) (*bench.Video, error) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		v, _, err := cl.Video(id)
+		if err == nil {
+			switch v.TranscodeStatus {
+			case "completed":
+				return v, nil
+			case "failed", "canceled":
+				return v, fmt.Errorf("video %d: transcode %s", id, v.TranscodeStatus)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("video %d not transcoded within %s", id, limit)
+}
+
+// overheadAndHLS: Mika's whole task against the same ffmpeg command run by
+// hand; then segment serving against nginx over the output.
+func overheadAndHLS(c *config) []result {
+	src, err := clipPath(c, c.overheadClip)
+	if err != nil {
+		return fail("Transcoding overhead", err)
+	}
+	s, err := newSession(c, "overhead")
+	if err != nil {
+		return fail("Transcoding overhead", err)
+	}
+	defer s.close()
+
+	// The hand run needs Mika's exact command: run Mika once first.
+	runMika := func(title string) (int64, time.Duration, error) {
+		f, err := os.Open(src)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer f.Close()
+		id, _, err := s.admin.UploadFile(title, filepath.Base(src), f)
+		if err != nil {
+			return 0, 0, err
+		}
+		t0 := time.Now()
+		_, err = waitDone(s.admin, id, 60*time.Minute)
+		return id, time.Since(t0), err
+	}
+	id1, mika1, err := runMika("overhead run 1")
+	if err != nil {
+		return fail("Transcoding overhead", err)
+	}
+	task, err := s.admin.TaskOf(id1)
+	if err == nil {
+		task, err = s.admin.Task(task.ID)
+	}
+	if err != nil {
+		return fail("Transcoding overhead", err)
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(task.Log), "\n")
+	args, err := shellSplit(line)
+	if err != nil || len(args) < 2 {
+		return fail("Transcoding overhead", fmt.Errorf("cannot read the command from the task log %q: %v", line, err))
+	}
+	hlsDir := filepath.Join(s.srv.Data, "media", "hls", strconv.FormatInt(id1, 10))
+	handRun := func(n int) (time.Duration, string, error) {
+		dir := filepath.Join(s.root, fmt.Sprintf("hand-%d", n))
+		hand := make([]string, len(args))
+		for i, a := range args {
+			hand[i] = strings.ReplaceAll(a, hlsDir, dir)
+		}
+		for _, name := range rungNames(hand) {
+			if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+				return 0, "", err
+			}
+		}
+		cmd := exec.Command(hand[0], hand[1:]...)
+		cmd.Stdout = io.Discard
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		t0 := time.Now()
+		err := cmd.Run()
+		took := time.Since(t0)
+		defer os.RemoveAll(dir)
+		if err != nil {
+			return 0, "", fmt.Errorf("hand-typed ffmpeg: %v: %.500s", err, stderr.String())
+		}
+		return took, shellJoin(hand), nil
+	}
+	hand1, handCmd, err := handRun(1)
+	if err != nil {
+		return fail("Transcoding overhead", err)
+	}
+	_, mika2, err := runMika("overhead run 2")
+	if err != nil {
+		return fail("Transcoding overhead", err)
+	}
+	hand2, _, err := handRun(2)
+	if err != nil {
+		return fail("Transcoding overhead", err)
+	}
+	mikaT, handT := (mika1+mika2)/2, (hand1+hand2)/2
+	ratio := mikaT.Seconds() / handT.Seconds()
+	out := []result{{
+		Name:   fmt.Sprintf("Transcoding overhead (%ds %dp clip)", c.overheadClip.Seconds, c.overheadClip.Height),
+		Figure: fmt.Sprintf("%.3f× (Mika task %.1f s, same ffmpeg by hand %.1f s)", ratio, mikaT.Seconds(), handT.Seconds()),
+		Target: "≤ 1.05", Met: met(ratio <= 1.05),
+		Details: []string{fmt.Sprintf("Mika runs: %s, %s (upload answered → transcode_status completed, polled every 100 ms: probe, ffmpeg, master playlist, cover)", mika1.Round(10*time.Millisecond), mika2.Round(10*time.Millisecond)),
+			fmt.Sprintf("hand runs: %s, %s (the first line of the task's log, output folder changed, run as it is: Mika runs it at nice 10, the hand run at normal priority)", hand1.Round(10*time.Millisecond), hand2.Round(10*time.Millisecond)),
+			"order: Mika, hand, Mika, hand"},
+		Commands: []string{"source: ffmpeg " + shellJoin(c.overheadClip.Args(src)), handCmd},
+	}}
+	return append(out, hlsServing(c, s, id1))
+}
+
+// rungNames reads the rung names from var_stream_map ("name:720p").
+func rungNames(args []string) []string {
+	var names []string
+	for i, a := range args {
+		if a == "-var_stream_map" && i+1 < len(args) {
+			for _, f := range strings.Fields(args[i+1]) {
+				for _, kv := range strings.Split(f, ",") {
+					if n, ok := strings.CutPrefix(kv, "name:"); ok {
+						names = append(names, n)
+					}
+				}
+			}
+		}
+	}
+	return names
+}
+
+// shellSplit splits a command line written with POSIX single and double quotes.
+func shellSplit(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unclosed quote")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case ch == '"':
+			j := i + 1
+			for ; j < len(s) && s[j] != '"'; j++ {
+				if s[j] == '\\' && j+1 < len(s) {
+					j++
+					cur.WriteByte(s[j])
+					continue
+				}
+				cur.WriteByte(s[j])
+			}
+			if j >= len(s) {
+				return nil, fmt.Errorf("unclosed quote")
+			}
+			i = j
+			inWord = true
+		case ch == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case ch == ' ' || ch == '\t':
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}
+
+func shellJoin(args []string) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a == "" || strings.ContainsAny(a, " \t\n'\"$;&|()<>*?[]\\") {
+			b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+		} else {
+			b.WriteString(a)
+		}
+	}
+	return b.String()
+}
+
+// wrkLua rotates through the paths listed in MIKA_WRK_PATHS.
+const wrkLua = `local paths = {}
+for line in io.lines(os.getenv("MIKA_WRK_PATHS")) do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1])
+end
+`
+
+// hlsServing: wrk over every segment of video id, signed URLs from Mika,
+// against nginx serving the same files from the same folder.
+func hlsServing(c *config, s *session, id int64) result {
+	const name = "HLS segment serving vs nginx (wrk, 64 connections)"
+	v, _, err := s.admin.Video(id)
+	if err != nil {
+		return result{Name: name, Err: err.Error()}
+	}
+	_, segs, err := s.admin.HLSFiles(v.PlayURL)
+	if err != nil {
+		return result{Name: name, Err: err.Error()}
+	}
+	// The same files for nginx: /videos/<id>/<rung>/<seg>?token=… is
+	// media/hls/<id>/<rung>/<seg>.
+	var mikaPaths, nginxPaths []string
+	for _, p := range segs {
+		mikaPaths = append(mikaPaths, p)
+		plain, _, _ := strings.Cut(strings.TrimPrefix(p, "/videos"), "?")
+		nginxPaths = append(nginxPaths, plain)
+	}
+	dir := filepath.Join(s.root, "wrk")
+	os.MkdirAll(dir, 0o755)
+	script := filepath.Join(dir, "paths.lua")
+	os.WriteFile(script, []byte(wrkLua), 0o644)
+	os.WriteFile(filepath.Join(dir, "mika.txt"), []byte(strings.Join(mikaPaths, "\n")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "nginx.txt"), []byte(strings.Join(nginxPaths, "\n")+"\n"), 0o644)
+
+	ng, err := startNginx(filepath.Join(dir, "nginx"), filepath.Join(s.srv.Data, "media", "hls"))
+	if err != nil {
+		return result{Name: name, Err: err.Error()}
+	}
+	defer ng.stop()
+	// Same bytes from both before measuring.
+	st1, b1, err1 := s.admin.Get(mikaPaths[0])
+	st2, b2, err2 := (&bench.Client{Base: ng.base}).Get(nginxPaths[0])
+	if err1 != nil || err2 != nil || st1 != 200 || st2 != 200 || string(b1) != string(b2) {
+		return result{Name: name, Err: fmt.Sprintf("mika and nginx disagree on %s: %d %v / %d %v", nginxPaths[0], st1, err1, st2, err2)}
+	}
+	var segBytes int64
+	for _, p := range nginxPaths {
+		if fi, err := os.Stat(filepath.Join(s.srv.Data, "media", "hls", p)); err == nil {
+			segBytes += fi.Size()
+		}
+	}
+	wrkRun := func(base, paths string) (float64, string, string, error) {
+		args := []string{"-t2", "-c64", fmt.Sprintf("-d%ds", c.wrkSeconds), "-s", script, base + "/"}
+		cmd := exec.Command("wrk", args...)
+		cmd.Env = append(os.Environ(), "MIKA_WRK_PATHS="+paths)
+		outb, err := cmd.CombinedOutput()
+		text := string(outb)
+		if err != nil {
+			return 0, text, "", fmt.Errorf("wrk: %v: %s", err, text)
+		}
+		rps := 0.0
+		for _, l := range strings.Split(text, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Requests/sec:"); ok {
+				rps, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+			}
+			if strings.Contains(l, "Non-2xx") {
+				return 0, text, "", fmt.Errorf("wrk saw errors: %s", strings.TrimSpace(l))
+			}
+		}
+		return rps, text, "MIKA_WRK_PATHS=" + paths + " wrk " + strings.Join(args, " "), nil
+	}
+	var mikaR, ngR []float64
+	var mikaCmd, ngCmd, mikaOut, ngOut string
+	for round := 0; round < 2; round++ {
+		r, text, cmdline, err := wrkRun(ng.base, filepath.Join(dir, "nginx.txt"))
+		if err != nil {
+			return result{Name: name, Err: err.Error()}
+		}
+		ngR, ngCmd, ngOut = append(ngR, r), cmdline, text
+		r, text, cmdline, err = wrkRun(s.srv.Base(), filepath.Join(dir, "mika.txt"))
+		if err != nil {
+			return result{Name: name, Err: err.Error()}
+		}
+		mikaR, mikaCmd, mikaOut = append(mikaR, r), cmdline, text
+	}
+	avg := func(x []float64) float64 { return (x[0] + x[1]) / 2 }
+	ratio := avg(mikaR) / avg(ngR)
+	return result{
+		Name:   name,
+		Figure: fmt.Sprintf("%.2f× nginx (Mika %.0f req/s, nginx %.0f req/s)", ratio, avg(mikaR), avg(ngR)),
+		Target: "≥ 0.8×", Met: met(ratio >= 0.8),
+		Details: []string{fmt.Sprintf("%d segments, %s in all, rotated; runs nginx, Mika, nginx, Mika: Mika %v, nginx %v req/s", len(segs), mib(segBytes), mikaR, ngR),
+			"nginx: worker_processes auto, sendfile on, access_log off, same folder",
+			"last Mika wrk output:\n" + indent(mikaOut), "last nginx wrk output:\n" + indent(ngOut)},
+		Commands: []string{mikaCmd, ngCmd, "nginx -p " + filepath.Join(dir, "nginx") + " -c nginx.conf (conf in RESULTS below)"},
+	}
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("    " + l + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+type nginx struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+const nginxConf = `%s
+worker_processes auto;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  types { video/mp2t ts; application/vnd.apple.mpegurl m3u8; }
+  client_body_temp_path %[2]s/body;
+  proxy_temp_path %[2]s/proxy;
+  fastcgi_temp_path %[2]s/fastcgi;
+  uwsgi_temp_path %[2]s/uwsgi;
+  scgi_temp_path %[2]s/scgi;
+  server {
+    listen %[3]s;
+    root %[4]s;
+  }
+}
+`
+
+// startNginx serves root on a free loopback port from a private prefix,
+// as the current user.
+func startNginx(prefix, root string) (*nginx, error) {
+	if err := os.MkdirAll(prefix, 0o755); err != nil {
+		return nil, err
+	}
+	addr, err := bench.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // workers must read the data folder like Mika does
+	}
+	conf := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, user, prefix, addr, root)), 0o644); err != nil {
+		return nil, err
+	}
+	bin, err := lookPath("nginx")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-p", prefix, "-c", conf)
+	logf, _ := os.Create(filepath.Join(prefix, "stderr.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	n := &nginx{cmd: cmd, base: "http://" + addr}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get(n.base + "/"); err == nil {
+			res.Body.Close()
+			return n, nil
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(filepath.Join(prefix, "stderr.log"))
+			e, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
+			return nil, fmt.Errorf("nginx exited: %s %s", b, e)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	n.stop()
+	return nil, fmt.Errorf("nginx did not answer on %s", addr)
+}
+
+func (n *nginx) stop() {
+	syscall.Kill(-n.cmd.Process.Pid, syscall.SIGQUIT)
+	done := make(chan struct{})
+	go func() { n.cmd.Process.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// timeToFirstPlay: from sending `complete` of a long 1080p upload to a
+// play_url whose master playlist, first rung playlist and first segment
+// all answer 200.
+func timeToFirstPlay(c *config) []result {
+	name := fmt.Sprintf("Upload complete → playable play_url (%d min %dp source)", c.ttfpClip.Seconds/60, c.ttfpClip.Height)
+	if c.ttfpClip.Seconds < 60 {
+		name = fmt.Sprintf("Upload complete → playable play_url (%d s %dp source)", c.ttfpClip.Seconds, c.ttfpClip.Height)
+	}
+	src, err := clipPath(c, c.ttfpClip)
+	if err != nil {
+		return fail(name, err)
+	}
+	s, err := newSession(c, "ttfp")
+	if err != nil {
+		return fail(name, err)
+	}
+	defer s.close()
+	fi, err := os.Stat(src)
+	if err != nil {
+		return fail(name, err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return fail(name, err)
+	}
+	defer f.Close()
+	u, err := s.admin.InitUpload("time to first play", filepath.Base(src), fi.Size(), "")
+	if err != nil {
+		return fail(name, err)
+	}
+	if err := sendChunks(s.admin, u, f, 3); err != nil {
+		return fail(name, err)
+	}
+	t0 := time.Now()
+	id, _, err := s.admin.Complete(u.ID)
+	if err != nil {
+		return fail(name, err)
+	}
+	answered := time.Since(t0)
+	var playable, urlSeen time.Duration
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		v, _, err := s.admin.Video(id)
+		if err == nil && v.PlayURL != "" {
+			if urlSeen == 0 {
+				urlSeen = time.Since(t0)
+			}
+			if _, _, err := firstSegment(s.admin, v.PlayURL); err == nil {
+				playable = time.Since(t0)
+				break
+			}
+		}
+		if err == nil && (v.TranscodeStatus == "failed" || v.TranscodeStatus == "canceled") {
+			return fail(name, fmt.Errorf("transcode %s", v.TranscodeStatus))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The rest of the ladder is not part of this figure: stop it.
+	if t, err := s.admin.TaskOf(id); err == nil {
+		s.admin.JSON(http.MethodPost, fmt.Sprintf("/api/admin/transcode/tasks/%d/cancel", t.ID), nil)
+	}
+	if playable == 0 {
+		return fail(name, fmt.Errorf("not playable within 10 minutes"))
+	}
+	return []result{{
+		Name: name, Figure: fmt.Sprintf("%.1f s", playable.Seconds()),
+		Target: "≤ 10 s", Met: met(playable <= 10*time.Second),
+		Details: []string{fmt.Sprintf("complete answered after %s; play_url first seen after %s; master, first rung playlist and its first segment all 200 after %s",
+			answered.Round(time.Millisecond), urlSeen.Round(time.Millisecond), playable.Round(time.Millisecond)),
+			fmt.Sprintf("source %s (%s), uploaded in chunks beforehand; detail polled every 100 ms", filepath.Base(src), mib(fi.Size()))},
+		Commands: []string{"source: ffmpeg " + shellJoin(c.ttfpClip.Args(src))},
+	}}
+}
+
+// firstSegment fetches a master playlist, its first rung playlist and that
+// rung's first segment.
+func firstSegment(cl *bench.Client, playURL string) (string, int, error) {
+	st, body, err := cl.Get(playURL)
+	if err != nil || st != 200 {
+		return "", 0, fmt.Errorf("master: %d %v", st, err)
+	}
+	rungs := bench.PlaylistURIs(playURL, body)
+	if len(rungs) == 0 {
+		return "", 0, fmt.Errorf("master lists no rung")
+	}
+	st, body, err = cl.Get(rungs[0])
+	if err != nil || st != 200 {
+		return "", 0, fmt.Errorf("rung: %d %v", st, err)
+	}
+	segs := bench.PlaylistURIs(rungs[0], body)
+	if len(segs) == 0 {
+		return "", 0, fmt.Errorf("rung lists no segment")
+	}
+	st, body, err = cl.Get(segs[0])
+	if err != nil || st != 200 {
+		return "", 0, fmt.Errorf("segment: %d %v", st, err)
+	}
+	return segs[0], len(body), nil
+}
+
+// sendChunks uploads every chunk of f with inflight requests at a time.
+func sendChunks(cl *bench.Client, u *bench.Upload, f *os.File, inflight int) error {
+	jobs := make(chan int)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for w := 0; w < inflight; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, u.ChunkSize)
+			for i := range jobs {
+				mu.Lock()
+				stop := first != nil
+				mu.Unlock()
+				if stop {
+					continue
+				}
+				n, err := f.ReadAt(buf, int64(i)*u.ChunkSize)
+				if err == io.EOF {
+					err = nil
+				}
+				if err == nil {
+					var r *bench.Resp
+					r, err = cl.Chunk(u.ID, i, buf[:n])
+					if err == nil {
+						err = r.OK()
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("chunk %d: %w", i, err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < u.TotalChunks; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return first
+}
+
+// chunkedUpload: a large file through init/chunk/complete with three
+// chunks in flight, against cp of the same file on the same disk; the
+// server's peak memory.
+func chunkedUpload(c *config) []result {
+	name := fmt.Sprintf("Chunked upload of %s, 3 chunks in flight, vs cp", sizeName(c.uploadBytes))
+	src := filepath.Join(c.cache, fmt.Sprintf("upload-%d.bin", c.uploadBytes))
+	if err := randomFile(src, c.uploadBytes); err != nil {
+		return fail(name, err)
+	}
+	s, err := newSession(c, "upload")
+	if err != nil {
+		return fail(name, err)
+	}
+	defer s.close()
+	// Read the source once so every run reads it from the page cache.
+	if f, err := os.Open(src); err == nil {
+		io.Copy(io.Discard, f)
+		f.Close()
+	}
+	cpRun := func(n int, withSync bool) (time.Duration, error) {
+		dst := filepath.Join(s.root, fmt.Sprintf("cp-%d.bin", n))
+		defer os.Remove(dst)
+		t0 := time.Now()
+		if out, err := exec.Command("cp", src, dst).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("cp: %v %s", err, out)
+		}
+		if withSync {
+			if out, err := exec.Command("sync", dst).CombinedOutput(); err != nil {
+				return 0, fmt.Errorf("sync: %v %s", err, out)
+			}
+		}
+		return time.Since(t0), nil
+	}
+	upRun := func(n int) (time.Duration, int64, error) {
+		f, err := os.Open(src)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer f.Close()
+		t0 := time.Now()
+		u, err := s.admin.InitUpload(fmt.Sprintf("upload bench %d", n), filepath.Base(src), c.uploadBytes, "")
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := sendChunks(s.admin, u, f, 3); err != nil {
+			return 0, 0, err
+		}
+		id, _, err := s.admin.Complete(u.ID)
+		return time.Since(t0), id, err
+	}
+	cp1, err := cpRun(1, false)
+	if err != nil {
+		return fail(name, err)
+	}
+	up1, id, err := upRun(1)
+	if err != nil {
+		return fail(name, err)
+	}
+	cp2, err := cpRun(2, false)
+	if err != nil {
+		return fail(name, err)
+	}
+	cpSync, err := cpRun(3, true)
+	if err != nil {
+		return fail(name, err)
+	}
+	hwm, _ := bench.ProcStatus(s.srv.PID(), "VmHWM")
+	identical := "not checked"
+	if p, err := bench.OriginalPath(s.srv.Data, id); err == nil {
+		a, _ := bench.SHA256File(p)
+		b, _ := bench.SHA256File(src)
+		identical = fmt.Sprint(a == b && a != "")
+		os.Remove(p) // disk space for the next steps
+	}
+	mbps := func(d time.Duration) float64 { return float64(c.uploadBytes) / (1 << 20) / d.Seconds() }
+	cpT := (cp1 + cp2) / 2
+	ratio := mbps(up1) / mbps(cpT)
+	return []result{
+		{
+			Name:   name,
+			Figure: fmt.Sprintf("%.2f× cp (API %.0f MiB/s, cp %.0f MiB/s)", ratio, mbps(up1), mbps(cpT)),
+			Target: "≥ 0.7×", Met: met(ratio >= 0.7),
+			Details: []string{fmt.Sprintf("API: init → last chunk → complete answered in %s; stored original byte-identical: %s", up1.Round(time.Millisecond), identical),
+				fmt.Sprintf("cp runs (before and after): %s, %s; cp followed by `sync FILE` (data on disk, as an acknowledged chunk must be): %s = %.0f MiB/s (API = %.2f× of that)",
+					cp1.Round(time.Millisecond), cp2.Round(time.Millisecond), cpSync.Round(time.Millisecond), mbps(cpSync), mbps(up1)/mbps(cpSync)),
+				"source and destinations on the same file system; the source was read once before, so every run reads it from the page cache"},
+			Commands: []string{"cp SRC DST", "cp SRC DST && sync DST", "POST /api/videos/upload/init, " + strconv.Itoa(int((c.uploadBytes+5242879)/5242880)) + " × POST /api/videos/upload/chunk (3 at a time), POST /api/videos/upload/complete"},
+		},
+		{
+			Name: "Server peak RSS during the chunked upload", Figure: mib(hwm),
+			Target: "≤ 100 MB", Met: met(hwm > 0 && hwm <= 100_000_000),
+			Commands: []string{"VmHWM from /proc/PID/status of a server started for this step, after the upload"},
+		},
+	}
+}
+
+func sizeName(b int64) string {
+	if b >= 1<<30 {
+		return fmt.Sprintf("%d GiB", b>>30)
+	}
+	return fmt.Sprintf("%d MiB", b>>20)
+}
+
+// randomFile writes size pseudo-random bytes (incompressible, fast) to p,
+// unless it is already there.
+func randomFile(p string, size int64) error {
+	if fi, err := os.Stat(p); err == nil && fi.Size() == size {
+		return nil
+	}
+	log.Printf("   writing %s (%s, cached for later runs)", p, sizeName(size))
+	tmp := p + ".part"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 4<<20)
+	var x uint64 = 0x9E3779B97F4A7C15
+	for written := int64(0); written < size; {
+		for i := 0; i+8 <= len(buf); i += 8 {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			for k := 0; k < 8; k++ {
+				buf[i+k] = byte(x >> (8 * k))
+			}
+		}
+		n := min(int64(len(buf)), size-written)
+		if _, err := f.Write(buf[:n]); err != nil {
+			f.Close()
+			return err
+		}
+		written += n
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// listAndSearch: GET /api/videos pages and keyword searches over seeded
+// rows, 50 connections, p99.
+func listAndSearch(c *config) []result {
+	s, err := newSession(c, "list")
+	if err != nil {
+		return fail("List and search", err)
+	}
+	defer s.close()
+	s.srv.Stop(15 * time.Second)
+	t0 := time.Now()
+	if err := bench.Seed(context.Background(), filepath.Join(s.srv.Data, "mika.db"), c.seedRows, 1); err != nil {
+		return fail("List and search", err)
+	}
+	seedTook := time.Since(t0)
+	if err := s.restart(); err != nil {
+		return fail("List and search", err)
+	}
+	type scenario struct{ name, path string }
+	scs := []scenario{
+		{"list, newest first", "/api/videos"},
+		{"list, most viewed", "/api/videos?order=views"},
+		{"list, page 500", "/api/videos?page=500"},
+		{"list, one category", "/api/videos?category_id=3"},
+	}
+	for _, k := range bench.SeedKeywords() {
+		scs = append(scs, scenario{"search: " + k.Name + " (" + k.Keyword + ")", "/api/videos?keyword=" + urlQuery(k.Keyword)})
+	}
+	var out []result
+	for _, sc := range scs {
+		lat, n, errs, err := loadGen(s.srv.Base()+sc.path, 50, time.Duration(c.latSeconds)*time.Second)
+		if err != nil {
+			out = append(out, result{Name: fmt.Sprintf("%s at %d videos", sc.name, c.seedRows), Err: err.Error()})
+			continue
+		}
+		p50, p99 := pct(lat, .50), pct(lat, .99)
+		r := result{
+			Name:    fmt.Sprintf("%s at %d videos", sc.name, c.seedRows),
+			Figure:  fmt.Sprintf("p99 %.1f ms (p50 %.1f ms, %.0f req/s)", ms(p99), ms(p50), float64(n)/float64(c.latSeconds)),
+			Target:  "p99 ≤ 20 ms",
+			Met:     met(p99 <= 20*time.Millisecond && errs == 0),
+			Details: []string{fmt.Sprintf("%d requests, %d not 200, max %.1f ms", n, errs, ms(pct(lat, 1)))},
+			Commands: []string{fmt.Sprintf("GET %s — 50 connections, closed loop, %d s, after 1 s of warm-up (bench/cmd/mikabench loadGen)", sc.path, c.latSeconds),
+				fmt.Sprintf("rows seeded straight into the database in %s (bench.Seed)", seedTook.Round(time.Millisecond))},
+		}
+		if errs > 0 {
+			r.Err = fmt.Sprintf("%d answers were not 200", errs)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func urlQuery(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// loadGen runs conns closed-loop clients, each on its own keep-alive
+// connection, against url for dur after a second of warm-up, and answers
+// every latency, the count and the number of answers that were not 200.
+func loadGen(url string, conns int, dur time.Duration) ([]time.Duration, int, int, error) {
+	warm := time.Now().Add(time.Second)
+	end := warm.Add(dur)
+	var mu sync.Mutex
+	var all []time.Duration
+	bad := 0
+	var firstErr error
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}}
+			var mine []time.Duration
+			myBad := 0
+			for n := 0; n < 10_000_000; n++ {
+				t0 := time.Now()
+				if t0.After(end) {
+					break
+				}
+				res, err := hc.Get(url)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				took := time.Since(t0)
+				if t0.After(warm) {
+					mine = append(mine, took)
+					if res.StatusCode != 200 {
+						myBad++
+					}
+				}
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			bad += myBad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, 0, 0, firstErr
+	}
+	return all, len(all), bad, nil
+}
+
+// report writes RESULTS.md.
+func report(c *config, results []result, took time.Duration) string {
+	var b strings.Builder
+	b.WriteString("# Mika benchmark results\n\n")
+	b.WriteString("Written by `make bench` (bench/run.sh → bench/cmd/mikabench). Mode: " + mode(c) + ". ")
+	b.WriteString(fmt.Sprintf("Run took %s.\n\n", took.Round(time.Second)))
+	b.WriteString("| Measure | Figure | Target | Verdict |\n|---|---|---|---|\n")
+	for _, r := range results {
+		verdict := "—"
+		switch {
+		case r.Err != "":
+			verdict = "**error**: " + r.Err
+		case r.Met == nil:
+		case *r.Met:
+			verdict = "met"
+		default:
+			verdict = "**NOT met**"
+		}
+		b.WriteString(fmt.Sprintf("| %s | %s | %s | %s |\n", cell(r.Name), cell(r.Figure), cell(r.Target), cell(verdict)))
+	}
+	b.WriteString("\n## Machine\n\n")
+	for _, l := range machine(c) {
+		b.WriteString("- " + l + "\n")
+	}
+	b.WriteString("\n## Details and commands\n")
+	for _, r := range results {
+		b.WriteString("\n### " + r.Name + "\n\n")
+		for _, d := range r.Details {
+			if strings.Contains(d, "\n") {
+				title, body, _ := strings.Cut(d, "\n")
+				b.WriteString("- " + title + "\n\n```\n" + strings.TrimLeft(body, "\n") + "\n```\n\n")
+			} else {
+				b.WriteString("- " + d + "\n")
+			}
+		}
+		for _, cmd := range r.Commands {
+			b.WriteString("- `" + strings.ReplaceAll(cmd, "`", "'") + "`\n")
+		}
+		if r.Err != "" {
+			b.WriteString("- error: " + r.Err + "\n")
+		}
+	}
+	b.WriteString("\n## nginx configuration used for the comparison\n\n```nginx\n" +
+		fmt.Sprintf(nginxConf, "[user root; when run as root]", "PREFIX", "127.0.0.1:PORT", "DATA/media/hls") + "```\n")
+	return b.String()
+}
+
+func cell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ") }
+
+// machine describes where the figures come from.
+func machine(c *config) []string {
+	first := func(name string, args ...string) string {
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err != nil {
+			return "unavailable"
+		}
+		l, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		return l
+	}
+	cpu := "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := "unknown"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		l, _, _ := strings.Cut(string(b), "\n")
+		mem = strings.Join(strings.Fields(strings.TrimPrefix(l, "MemTotal:")), " ")
+	}
+	load := "unknown"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	ngx, _ := lookPath("nginx")
+	return []string{
+		"date: " + time.Now().UTC().Format("2006-01-02 15:04:05 UTC"),
+		fmt.Sprintf("CPU: %s, %d cores (nproc)", cpu, runtime.NumCPU()),
+		"memory: " + mem,
+		"load average at the end of the run: " + load + " (other work on the machine skews absolute figures; the ratios are side by side)",
+		"kernel: " + first("uname", "-sr"),
+		"file system of the temporary folders: " + first("sh", "-c", "df -T "+os.TempDir()+" | tail -1 | awk '{print $1\" \"$2}'"),
+		"mika: " + first(c.mika, "version"),
+		"go: " + first("go", "version"),
+		"ffmpeg: " + first("ffmpeg", "-hide_banner", "-version"),
+		"wrk: " + first("sh", "-c", "wrk -v 2>&1 | head -1"),
+		"nginx: " + first(ngx, "-v"),
+	}
+}
