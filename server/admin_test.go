@@ -87,6 +87,7 @@ func TestStatsRange(t *testing.T) {
 		{"start_date=2024-03-05&end_date=2024-03-05", 1, "2024-03-05", "2024-03-05"},
 		{"start_date=2024-03-01", 30, "2024-03-01", "2024-03-30"},
 		{"end_date=2024-03-30", 30, "2024-03-01", "2024-03-30"},
+		{"start_date=" + time.Now().AddDate(0, 0, -2).Format(store.DateFormat), 3, time.Now().AddDate(0, 0, -2).Format(store.DateFormat), today},
 	}
 	for _, c := range cases {
 		for _, series := range []string{"videos", "users"} {
@@ -216,22 +217,30 @@ func TestStorageMeterCachesAndRefreshes(t *testing.T) {
 	if n, _ := m.used(ctx); n != 350 {
 		t.Fatalf("cached value changed before its ttl: %d", n)
 	}
+	waitFor := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if n, _ := m.used(ctx); n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("never measured %d", want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	m.mu.Lock()
 	m.measured = time.Now().Add(-2 * time.Hour)
 	m.mu.Unlock()
 	if n, _ := m.used(ctx); n != 350 {
 		t.Fatalf("a stale read answers the cached value while it re-measures: %d", n)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if n, _ := m.used(ctx); n == 357 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("background refresh never landed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(357)
+	// A kick re-measures at once, whatever the ttl.
+	os.Remove(filepath.Join(dir, "a.mp4"))
+	m.kick()
+	waitFor(307)
 }
 
 func TestSettingsValidation(t *testing.T) {

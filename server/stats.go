@@ -50,7 +50,7 @@ func (s *Server) statsOverview(w http.ResponseWriter, r *http.Request) error {
 
 // statsRange reads start_date and end_date (inclusive, YYYY-MM-DD). The
 // default is the 30 days ending today; with only one end given the range
-// is the 30 days on that side of it.
+// is the 30 days on that side of it (but not past today).
 func statsRange(r *http.Request) (days []string, err error) {
 	errs := map[string]string{}
 	parse := func(name string) (time.Time, bool) {
@@ -78,6 +78,11 @@ func statsRange(r *http.Request) (days []string, err error) {
 		start = end.AddDate(0, 0, -29)
 	case !hasEnd:
 		end = start.AddDate(0, 0, 29)
+		// Days that have not come yet are all zeros; stop at today.
+		today, _ := time.ParseInLocation(store.DateFormat, time.Now().Format(store.DateFormat), time.Local)
+		if !start.After(today) && end.After(today) {
+			end = today
+		}
 	}
 	if end.Before(start) {
 		return nil, errField("end_date", "must not be before start_date")
@@ -205,9 +210,12 @@ func (s *Server) noteActive(ctx context.Context, u *store.User) {
 }
 
 // storageMeter measures the bytes under the media folder. A walk is cheap
-// next to a request rate but not free with many segments, so the value is
-// cached: the first call measures, later calls answer the cached value and
-// start a fresh walk in the background once it is older than ttl.
+// next to a request but not free with many thousands of segments, so the
+// value is cached: the first call measures, later calls answer the cached
+// value at once and, when it is older than its time to live, start a fresh
+// walk in the background. The time to live is ttl, or 20 times the last
+// walk's duration when that is longer, so a slow disk is walked at most
+// about 5% of the time. A finished task also starts a walk (kick).
 type storageMeter struct {
 	dir string
 	ttl time.Duration
@@ -216,6 +224,7 @@ type storageMeter struct {
 	mu       sync.Mutex
 	bytes    int64
 	measured time.Time
+	took     time.Duration
 	running  chan struct{} // closed when the running walk ends; nil when none runs
 	err      error
 }
@@ -224,22 +233,20 @@ func newStorageMeter(dir string, log *slog.Logger) *storageMeter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &storageMeter{dir: dir, ttl: 30 * time.Second, log: log}
+	return &storageMeter{dir: dir, ttl: 5 * time.Second, log: log}
 }
 
 // used answers the media's size in bytes.
 func (m *storageMeter) used(ctx context.Context) (int64, error) {
 	m.mu.Lock()
-	fresh := !m.measured.IsZero()
-	if fresh && time.Since(m.measured) < m.ttl {
+	if !m.measured.IsZero() {
+		if time.Since(m.measured) >= max(m.ttl, 20*m.took) {
+			m.start()
+		}
 		defer m.mu.Unlock()
 		return m.bytes, nil
 	}
 	done := m.start()
-	if fresh {
-		defer m.mu.Unlock()
-		return m.bytes, nil
-	}
 	m.mu.Unlock()
 	select {
 	case <-done:
@@ -251,15 +258,11 @@ func (m *storageMeter) used(ctx context.Context) (int64, error) {
 	return m.bytes, m.err
 }
 
-// refresh measures now and waits for the result.
-func (m *storageMeter) refresh() (int64, error) {
+// kick starts a walk in the background unless one runs.
+func (m *storageMeter) kick() {
 	m.mu.Lock()
-	done := m.start()
+	m.start()
 	m.mu.Unlock()
-	<-done
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.bytes, m.err
 }
 
 // start begins a walk unless one runs; m.mu is held.
@@ -270,6 +273,7 @@ func (m *storageMeter) start() chan struct{} {
 	done := make(chan struct{})
 	m.running = done
 	go func() {
+		began := time.Now()
 		n, err := dirSize(m.dir)
 		m.mu.Lock()
 		if err != nil {
@@ -279,7 +283,7 @@ func (m *storageMeter) start() chan struct{} {
 			m.bytes, m.err = n, err
 		}
 		if err == nil {
-			m.measured = time.Now()
+			m.measured, m.took = time.Now(), time.Since(began)
 		}
 		m.running = nil
 		m.mu.Unlock()

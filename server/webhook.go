@@ -105,9 +105,11 @@ type webhookEvent struct {
 	Video *webhookVideo `json:"video"`
 }
 
-// TaskEnded is the transcoder's hook for a task that finished. It returns
-// at once; the delivery happens in the background.
+// TaskEnded is the transcoder's hook for a task that finished: it sends
+// the webhook and re-measures storage. It returns at once; both happen in
+// the background.
 func (s *Server) TaskEnded(ctx context.Context, taskID int64) {
+	s.storage.kick() // a task's end adds or removes HLS output
 	if s.store.Settings().WebhookURL == "" {
 		return
 	}
