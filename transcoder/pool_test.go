@@ -20,7 +20,7 @@ import (
 
 // testPool is a pool over a fresh data folder with the real migrations.
 type testPool struct {
-	t     *testing.T
+	t     testing.TB
 	store *store.Store
 	data  media.Dir
 	pool  *Pool
@@ -32,11 +32,24 @@ func migrationsDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "migrations")
 }
 
-// newTestPool opens a store and builds (not starts) a pool. tune may change
-// the settings before anything runs.
+// newTestPool opens a store over a fresh data folder and builds (not
+// starts) a pool, with fast test settings that tune may change.
 func newTestPool(t *testing.T, tune func(*store.Settings)) *testPool {
 	t.Helper()
-	d, err := media.New(t.TempDir())
+	return openPool(t, t.TempDir(), func(s *store.Settings) {
+		s.VideoPreset = "ultrafast"
+		s.HLSSegmentSeconds = 2
+		if tune != nil {
+			tune(s)
+		}
+	})
+}
+
+// openPool opens a store in dir and builds a pool; tune may change the
+// default settings.
+func openPool(t testing.TB, dir string, tune func(*store.Settings)) *testPool {
+	t.Helper()
+	d, err := media.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +62,6 @@ func newTestPool(t *testing.T, tune func(*store.Settings)) *testPool {
 	}
 	t.Cleanup(func() { st.Close() })
 	set := st.Settings()
-	set.VideoPreset = "ultrafast"
-	set.HLSSegmentSeconds = 2
 	if tune != nil {
 		tune(&set)
 	}
@@ -97,6 +108,18 @@ func (tp *testPool) addVideo(src string) (videoID, taskID int64) {
 	rel, _ := tp.data.Rel(f.Name())
 	v, taskID, err := tp.store.CreateVideo(context.Background(), store.NewVideo{UserID: 1, Title: "clip",
 		SourcePath: rel, FileSize: int64(len(b))})
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	return v.ID, taskID
+}
+
+// addVideoAt queues a video whose source stays where it is (as a library
+// import does).
+func (tp *testPool) addVideoAt(src string) (videoID, taskID int64) {
+	tp.t.Helper()
+	v, taskID, err := tp.store.CreateVideo(context.Background(), store.NewVideo{UserID: 1, Title: "clip",
+		SourcePath: src})
 	if err != nil {
 		tp.t.Fatal(err)
 	}

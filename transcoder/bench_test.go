@@ -1,0 +1,193 @@
+package transcoder
+
+// Benchmarks of SPEC §7's targets. They are heavy (minutes of CPU); run
+// them alone, once:
+//
+//	go test ./transcoder -run '^$' -bench . -benchtime 1x -timeout 30m
+//
+// Each reports its figure as a custom metric; the source clips are made
+// once per run in a temporary folder (MIKA_BENCH_DIR keeps them between runs).
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"mika/store"
+)
+
+var (
+	benchOnce sync.Once
+	benchDir  string
+	benchErr  error
+)
+
+// benchSources makes a 60 s 1080p25 H.264+AAC clip (testsrc2, like a phone
+// upload) and a 10-minute one made of it by stream copy.
+func benchSources(b *testing.B) (clip60, clip600 string) {
+	b.Helper()
+	needFFmpeg(b)
+	benchOnce.Do(func() {
+		benchDir = os.Getenv("MIKA_BENCH_DIR")
+		if benchDir == "" {
+			benchDir, benchErr = os.MkdirTemp("", "mika-bench-")
+			if benchErr != nil {
+				return
+			}
+		}
+		c60 := filepath.Join(benchDir, "src60.mp4")
+		if _, err := os.Stat(c60); err != nil {
+			out, err := exec.Command("ffmpeg", "-v", "error", "-y",
+				"-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=60",
+				"-f", "lavfi", "-i", "sine=frequency=440:duration=60",
+				"-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-pix_fmt", "yuv420p",
+				"-c:a", "aac", "-b:a", "128k", "-shortest", c60+".tmp.mp4").CombinedOutput()
+			if err != nil {
+				benchErr = &exec.ExitError{Stderr: out}
+				return
+			}
+			benchErr = os.Rename(c60+".tmp.mp4", c60)
+		}
+		c600 := filepath.Join(benchDir, "src600.mp4")
+		if _, err := os.Stat(c600); err != nil {
+			out, err := exec.Command("ffmpeg", "-v", "error", "-y", "-stream_loop", "9", "-i", c60,
+				"-c", "copy", c600+".tmp.mp4").CombinedOutput()
+			if err != nil {
+				benchErr = &exec.ExitError{Stderr: out}
+				return
+			}
+			benchErr = os.Rename(c600+".tmp.mp4", c600)
+		}
+	})
+	if benchErr != nil {
+		b.Fatalf("bench sources: %v", benchErr)
+	}
+	return filepath.Join(benchDir, "src60.mp4"), filepath.Join(benchDir, "src600.mp4")
+}
+
+// runByHand runs the exact command a task would run, with nothing around
+// it, at the same nice level the pool uses.
+func runByHand(b *testing.B, c Command, outDir string, plan Plan) time.Duration {
+	b.Helper()
+	os.RemoveAll(outDir)
+	for _, r := range plan.Rungs {
+		os.MkdirAll(filepath.Join(outDir, r.Name), 0o755)
+	}
+	start := time.Now()
+	cmd := exec.Command(c.Path, c.Args...)
+	if nice, err := exec.LookPath("nice"); err == nil {
+		cmd = exec.Command(nice, append([]string{"-n", "10", c.Path}, c.Args...)...)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("ffmpeg by hand: %v\n%s", err, lastErrorLine(string(out)))
+	}
+	return time.Since(start)
+}
+
+func planOf(b *testing.B, src string) Plan {
+	b.Helper()
+	p, err := Probe(context.Background(), "ffprobe", src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return PlanFor(p, store.DefaultSettings())
+}
+
+// BenchmarkTaskOverhead compares a whole task (queue, probe, ffmpeg,
+// playlists, cover) with the same ffmpeg command run by hand on the 60 s
+// 1080p clip. Target: task/hand ≤ 1.05.
+func BenchmarkTaskOverhead(b *testing.B) {
+	src, _ := benchSources(b)
+	for range b.N {
+		tp := openPool(b, b.TempDir(), nil)
+		tp.start(tp.pool)
+		start := time.Now()
+		_, taskID := tp.addVideoAt(src)
+		tp.pool.Wake()
+		task := tp.waitTask(taskID, 20*time.Minute, store.TaskCompleted, store.TaskFailed)
+		taskTime := time.Since(start)
+		if task.Status != store.TaskCompleted {
+			b.Fatalf("task %s: %s", task.Status, task.Error)
+		}
+
+		plan := planOf(b, src)
+		out := filepath.Join(b.TempDir(), "hls")
+		c, err := BuildCommand("ffmpeg", src, out, plan)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hand := runByHand(b, c, out, plan)
+		b.ReportMetric(taskTime.Seconds(), "task-s")
+		b.ReportMetric(hand.Seconds(), "hand-s")
+		b.ReportMetric(taskTime.Seconds()/hand.Seconds(), "task/hand")
+	}
+}
+
+// BenchmarkLadderOneProcess compares the ladder in one ffmpeg process (one
+// decode, split per rung) with one process per rung, run one after the
+// other, on the 60 s 1080p clip. Target: per-rung/one ≥ 1.3.
+func BenchmarkLadderOneProcess(b *testing.B) {
+	src, _ := benchSources(b)
+	for range b.N {
+		plan := planOf(b, src)
+		out := filepath.Join(b.TempDir(), "hls")
+		c, err := BuildCommand("ffmpeg", src, out, plan)
+		if err != nil {
+			b.Fatal(err)
+		}
+		one := runByHand(b, c, out, plan)
+		var each time.Duration
+		for _, r := range plan.Rungs {
+			single := plan
+			single.Rungs = []Rung{r}
+			single.AudioCopy = plan.AudioCopy && r.Copy
+			dir := filepath.Join(b.TempDir(), r.Name)
+			c, err := BuildCommand("ffmpeg", src, dir, single)
+			if err != nil {
+				b.Fatal(err)
+			}
+			each += runByHand(b, c, dir, single)
+		}
+		b.ReportMetric(one.Seconds(), "one-process-s")
+		b.ReportMetric(each.Seconds(), "per-rung-s")
+		b.ReportMetric(each.Seconds()/one.Seconds(), "per-rung/one")
+	}
+}
+
+// BenchmarkTimeToFirstPlay measures, for a 10-minute 1080p source, the time
+// from queuing its task (what upload "complete" does) to the video being
+// playable (play_url handed out). Target: ≤ 10 s.
+func BenchmarkTimeToFirstPlay(b *testing.B) {
+	_, src := benchSources(b)
+	for range b.N {
+		tp := openPool(b, b.TempDir(), nil)
+		tp.start(tp.pool)
+		start := time.Now()
+		videoID, taskID := tp.addVideoAt(src)
+		tp.pool.Wake()
+		var took time.Duration
+		for {
+			v, err := tp.store.VideoByID(context.Background(), videoID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if v.Playable {
+				took = time.Since(start)
+				break
+			}
+			if v.TranscodeStatus == store.TaskFailed || time.Since(start) > 5*time.Minute {
+				b.Fatalf("not playable: %s", v.TranscodeStatus)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := tp.store.CancelTask(context.Background(), taskID); err != nil {
+			b.Fatal(err)
+		}
+		tp.pool.CancelTask(taskID)
+		b.ReportMetric(took.Seconds(), "first-play-s")
+	}
+}
