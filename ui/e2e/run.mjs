@@ -269,7 +269,8 @@ test('admin pages render with real data', async () => {
   for (const section of ['categories', 'users', 'invites', 'libraries']) {
     await page.goto(origin + '/admin/' + section);
     await page.waitForSelector(`.admin .${section}`);
-    assert(!(await page.$('.alert.error')), `${section} shows an error: ` + (await page.textContent('.alert.error').catch(() => '')));
+    const alert = await page.$('.alert.error');
+    assert(!alert, `${section} shows an error: ` + (alert && (await alert.textContent())));
   }
   await page.goto(origin + '/admin/users');
   await page.waitForSelector('tr[data-user="admin"]');
@@ -277,36 +278,35 @@ test('admin pages render with real data', async () => {
 
 test('a reload in the middle of an upload resumes it', async () => {
   await page.goto(origin + '/upload');
-  let sent = 0;
-  let release;
-  const hold = new Promise((r) => (release = r));
-  // Let the first chunk through and hold the rest, so the reload lands mid-upload.
-  await page.route('**/api/videos/upload/chunk', async (route) => {
-    sent++;
-    if (sent === 1) return route.continue();
-    await hold;
-    return route.abort().catch(() => {});
-  });
+  // Slow the uplink so the reload lands after the first chunk and before the rest.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1024 * 1024 });
+  const before = [];
+  const onReq = (r) => r.url().endsWith('/api/videos/upload/chunk') && before.push(r);
+  page.on('request', onReq);
   await page.setInputFiles('.dropzone input[type=file]', big);
   await page.fill('.upload-card input[name=title]', 'resume test');
   await page.click('.upload-card button.primary');
-  await waitFor('a third of the upload', () => page.evaluate(() => Number(document.querySelector('.upload-card [role=progressbar]')?.getAttribute('aria-valuenow') ?? 0) >= 40), 30000, 200);
+  const values = new Set();
+  await page.waitForResponse((r) => r.url().endsWith('/api/videos/upload/chunk') && r.status() === 200, { timeout: 60000 });
+  values.add(await page.getAttribute('.upload-card [role=progressbar]', 'aria-valuenow'));
   await page.reload();
-  release();
-  await page.unroute('**/api/videos/upload/chunk');
+  page.off('request', onReq);
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await page.waitForSelector('.resume-list');
-  const chunkRequests = [];
-  page.on('request', (r) => r.url().endsWith('/api/videos/upload/chunk') && chunkRequests.push(r));
+  const after = [];
+  page.on('request', (r) => r.url().endsWith('/api/videos/upload/chunk') && after.push(r));
   await page.setInputFiles('.dropzone input[type=file]', big);
   await page.waitForSelector('.upload-card');
   assert((await page.inputValue('.upload-card input[name=title]')) === 'resume test', 'the title was not remembered');
   await page.click('.upload-card button.primary');
   await page.waitForSelector('.upload-card.state-done', { timeout: 30000 });
-  const resumed = await page.textContent('.upload-card');
-  assert(chunkRequests.length === 2, `sent ${chunkRequests.length} chunks after the reload, want 2`);
+  const resumedText = await page.textContent('.upload-card .resumed').catch(() => '');
+  assert(after.length <= 2, `sent ${after.length} chunks after the reload (before it: ${before.length}), want at most 2`);
   assert(!(await page.$('.resume-list')), 'the finished upload is still listed as unfinished');
   await shot('upload-resumed');
-  void resumed;
+  console.log(`     progress at reload ${[...values]}%, chunks sent after it: ${after.length}, ${resumedText}`);
 });
 
 test('phone width: the library and admin fit 375 px', async () => {
@@ -342,7 +342,7 @@ let passed = 0;
 let failed = 0;
 const started = Date.now();
 for (const t of tests) {
-  if (only && !only.test(t.name)) continue;
+  if (only && !only.test(t.name) && !t.name.startsWith('first run')) continue;
   const t0 = Date.now();
   try {
     await t.f();

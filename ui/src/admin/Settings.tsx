@@ -159,7 +159,7 @@ export function SettingsPage() {
   const hw = Array.from(new Set(['none', ...(s.hwaccel_available ?? []), String(f.hwaccel)]));
   const last = s.webhook_last_delivery;
   return (
-    <form class="settings" onSubmit={save}>
+    <form class="settings" onSubmit={save} noValidate>
       <ErrorBox error={err} />
       <fieldset class="card">
         <legend>{t('settings.site')}</legend>

@@ -53,7 +53,7 @@ export function Tasks() {
       {data && data.list.length === 0 && <p class="empty">{t('tasks.none')}</p>}
       {data && data.list.length > 0 && (
         <div class="table-wrap">
-          <table class="task-table">
+          <table class="task-table stack">
             <thead>
               <tr>
                 <th>#</th>
@@ -72,10 +72,10 @@ export function Tasks() {
                     <a href={'/watch/' + task.video_id}>{task.video_title || '#' + task.video_id}</a>
                     {task.error && <div class="field-error">{task.error}</div>}
                   </td>
-                  <td>
+                  <td data-label={t('tasks.status')}>
                     <span class={'badge t-' + task.status}>{taskStatusText(task.status)}</span>
                   </td>
-                  <td>
+                  <td data-label={t('tasks.progress')}>
                     <ProgressBar value={task.status === 'completed' ? 100 : task.progress ?? 0} />
                   </td>
                   <td class="muted small-text">

@@ -40,7 +40,7 @@ export function Users() {
       {!data && !err && <Loading />}
       {data && (
         <div class="table-wrap">
-          <table class="user-table">
+          <table class="user-table stack">
             <thead>
               <tr>
                 <th>{t('auth.username')}</th>
@@ -94,26 +94,26 @@ function UserRow({ u, onSaved }: { u: AdminUser; onSaved: () => void }) {
             {u.nickname} {u.email}
           </div>
         </td>
-        <td>
+        <td data-label={t('profile.role')}>
           <select aria-label={t('profile.role')} value={f.role} onChange={(e) => setF({ ...f, role: (e.target as HTMLSelectElement).value })}>
             <option value="user">{t('role.user')}</option>
             <option value="admin">{t('role.admin')}</option>
           </select>
           {fe('role')}
         </td>
-        <td>
-          <input class="num" type="number" min="0" value={String(f.vip_level)} onInput={(e) => setF({ ...f, vip_level: Number(e.currentTarget.value) || 0 })} />
+        <td data-label="VIP">
+          <input class="num" type="number" min="0" aria-label="VIP" value={String(f.vip_level)} onInput={(e) => setF({ ...f, vip_level: Number(e.currentTarget.value) || 0 })} />
           {fe('vip_level')}
         </td>
-        <td>
-          <input type="date" value={f.vip_expire} onInput={(e) => setF({ ...f, vip_expire: e.currentTarget.value })} />
+        <td data-label={t('users.vipExpire')}>
+          <input type="date" aria-label={t('users.vipExpire')} value={f.vip_expire} onInput={(e) => setF({ ...f, vip_expire: e.currentTarget.value })} />
           {fe('vip_expire')}
         </td>
-        <td>
-          <input class="num" type="number" value={String(f.points)} onInput={(e) => setF({ ...f, points: Number(e.currentTarget.value) || 0 })} />
+        <td data-label={t('profile.points')}>
+          <input class="num" type="number" aria-label={t('profile.points')} value={String(f.points)} onInput={(e) => setF({ ...f, points: Number(e.currentTarget.value) || 0 })} />
           {fe('points')}
         </td>
-        <td>
+        <td data-label={t('users.disabled')}>
           <input type="checkbox" aria-label={t('users.disabled')} checked={f.disabled} onChange={(e) => setF({ ...f, disabled: e.currentTarget.checked })} />
           {fe('disabled')}
         </td>

@@ -16,13 +16,14 @@ export function niceMax(v: number): number {
 export function BarChart({ title, dates, series }: { title: string; dates: string[]; series: Series[] }) {
   const w = 600;
   const h = 180;
+  const top = 10;
   const left = 36;
   const bottom = 20;
   const max = niceMax(Math.max(0, ...series.flatMap((s) => s.values)));
   const n = Math.max(1, dates.length);
   const slot = (w - left) / n;
   const bw = Math.max(1, (slot * 0.8) / series.length);
-  const y = (v: number) => (h - bottom) * (1 - v / max);
+  const y = (v: number) => top + (h - bottom - top) * (1 - v / max);
   const labelEvery = Math.ceil(n / 8);
   return (
     <figure class="chart">
@@ -35,7 +36,7 @@ export function BarChart({ title, dates, series }: { title: string; dates: strin
         ))}
       </figcaption>
       <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label={title} preserveAspectRatio="none">
-        {[0, 0.5, 1].map((f) => (
+        {(max >= 2 ? [0, 0.5, 1] : [0, 1]).map((f) => (
           <g key={f}>
             <line x1={left} x2={w} y1={y(max * f)} y2={y(max * f)} class="grid-line" />
             <text x={left - 4} y={y(max * f) + 4} text-anchor="end" class="axis">

@@ -5,7 +5,7 @@ import type { Category, Page, Video } from '../api';
 import { t } from '../i18n';
 import { duration, count } from '../format';
 import { api, setQuery, useQuery } from '../state';
-import { Cover, ErrorBox, Loading, Pager, useCategories } from '../components/ui';
+import { Cover, ErrorBox, Loading, Pager, useCategories, videoStatusText } from '../components/ui';
 
 const pageSize = 24;
 
@@ -73,6 +73,7 @@ export function VideoCard({ v }: { v: Video }) {
       <div class="thumb">
         <Cover src={v.cover} alt={v.title} />
         <span class="duration">{duration(v.duration)}</span>
+        {v.status !== undefined && v.status !== 1 && <span class={'badge corner s' + v.status}>{videoStatusText(v.status)}</span>}
       </div>
       <div class="meta">
         <h3 title={v.title}>{v.title}</h3>
