@@ -213,7 +213,8 @@ type TaskEnd struct {
 
 // FinishTask ends a processing task and updates its video: completed
 // publishes it (or hides it when auto_publish is off), failed marks it
-// failed. ErrConflict when the task is no longer processing.
+// failed. ErrConflict when the task is no longer processing, ErrNotFound
+// when its video is gone.
 func (s *Store) FinishTask(ctx context.Context, id int64, end TaskEnd) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		t := now()
@@ -244,13 +245,19 @@ func (s *Store) FinishTask(ctx context.Context, id int64, end TaskEnd) error {
 			published = VideoPublished
 		}
 		variants, _ := json.Marshal(end.Media.Variants)
-		_, err = tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'completed',
+		res, err = tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'completed',
 			status = CASE WHEN status IN (0, 2) THEN ? ELSE status END,
 			playable = 1, duration = ?, width = ?, height = ?, resolution = ?, variants = ?, has_cover = ?,
 			hls_bytes = ?, updated_at = ? WHERE id = ?`,
 			published, end.Media.Duration, end.Media.Width, end.Media.Height, end.Media.Resolution,
 			string(variants), end.HasCover, end.HLSBytes, t, videoID)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound // the video went while its task ran
+		}
+		return nil
 	})
 }
 

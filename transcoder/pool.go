@@ -308,7 +308,7 @@ func (p *Pool) runTask(ctx context.Context, t *store.Task) {
 		log.Warn("task failed", slog.String("reason", reason))
 		end := store.TaskEnd{Status: store.TaskFailed, Error: oneLine(reason), Log: res.log}
 		if err := p.cfg.Store.FinishTask(bg, t.ID, end); err != nil {
-			if !errors.Is(err, store.ErrConflict) {
+			if !gone(err) {
 				log.Error("store task failure", slog.Any("err", err))
 			}
 			return
@@ -320,7 +320,7 @@ func (p *Pool) runTask(ctx context.Context, t *store.Task) {
 		if err := p.cfg.Store.FinishTask(bg, t.ID, end); err != nil {
 			// Canceled or deleted at the last moment: keep nothing.
 			p.removeOutput(v.ID)
-			if !errors.Is(err, store.ErrConflict) {
+			if !gone(err) {
 				log.Error("store task completion", slog.Any("err", err))
 			}
 			return
@@ -330,6 +330,9 @@ func (p *Pool) runTask(ctx context.Context, t *store.Task) {
 		p.taskEnded(bg, t.ID)
 	}
 }
+
+// gone reports a task or video that was canceled or deleted meanwhile.
+func gone(err error) bool { return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) }
 
 func (p *Pool) taskEnded(ctx context.Context, id int64) {
 	if p.cfg.OnTaskEnd != nil {

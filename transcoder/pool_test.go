@@ -566,3 +566,50 @@ func TestPoolHardwareFailureFallsBackToSoftware(t *testing.T) {
 		t.Errorf("log does not show the fallback:\n%s", task.Log)
 	}
 }
+
+func TestPoolConcurrencyChangesLive(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "ffmpeg")
+	os.WriteFile(fake, []byte("#!/bin/sh\n"+
+		"if [ \"$2\" = \"-version\" ]; then echo 'ffmpeg version fake'; exit 0; fi\n"+
+		"exec sleep 30\n"), 0o755)
+	tp := newTestPool(t, func(s *store.Settings) { s.TranscodeConcurrency = 1 })
+	src := makeClip(t, t.TempDir(), clip{size: "160x90", seconds: "1"})
+	var tasks []int64
+	for range 3 {
+		_, id := tp.addVideo(src)
+		tasks = append(tasks, id)
+	}
+	p := tp.newPool(fake)
+	tp.start(p)
+	processing := func() int {
+		_, n, err := tp.store.ListTasks(context.Background(), store.TaskProcessing, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(n)
+	}
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for processing() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d processing, want %d", processing(), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor(1)
+	time.Sleep(500 * time.Millisecond)
+	if n := processing(); n != 1 {
+		t.Fatalf("concurrency 1 runs %d", n)
+	}
+	if task, _ := tp.store.TaskByID(context.Background(), tasks[0]); task.Status != store.TaskProcessing {
+		t.Errorf("oldest task is %s, want processing", task.Status)
+	}
+	set := tp.store.Settings()
+	set.TranscodeConcurrency = 3
+	tp.store.SaveSettings(context.Background(), set)
+	waitFor(3) // picked up by the poll, no Wake needed
+}

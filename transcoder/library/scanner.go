@@ -302,7 +302,7 @@ func (sc *Scanner) Scan(ctx context.Context, lib *store.Library, scopes []Scope)
 // settle imports (or skips) the files that have been stable long enough.
 func (sc *Scanner) settle(ctx context.Context, lib *store.Library, ripe []*store.LibraryFile,
 	missing map[int64][]*store.LibraryFile, res *Result, progress func()) error {
-	cats, err := sc.Store.LibraryCategories(ctx)
+	cats, err := sc.Store.Categories(ctx)
 	if err != nil {
 		return err
 	}
@@ -364,7 +364,7 @@ func (sc *Scanner) settle(ctx context.Context, lib *store.Library, ripe []*store
 
 // importFile creates the video of a stable file and queues its transcode.
 func (sc *Scanner) importFile(ctx context.Context, lib *store.Library, row *store.LibraryFile, abs, hash string,
-	cats []store.LibraryCategory) error {
+	cats []*store.Category) error {
 	// A video created just before a crash, before its row was linked, is
 	// adopted rather than imported twice.
 	id, err := sc.Store.LibraryVideoBySource(ctx, lib.ID, abs)
@@ -404,14 +404,14 @@ func (sc *Scanner) importFile(ctx context.Context, lib *store.Library, row *stor
 // categoryFor is the category of a file: that of the nearest enclosing
 // folder named like an existing category (case-insensitive), else the
 // library's own.
-func categoryFor(libCategory int64, rel string, cats []store.LibraryCategory) int64 {
+func categoryFor(libCategory int64, rel string, cats []*store.Category) int64 {
 	if len(cats) == 0 {
 		return libCategory
 	}
-	byName := make(map[string]int64, len(cats))
+	byName := make(map[string]int64, len(cats)) // the oldest category of a name wins
 	for _, c := range cats {
 		k := strings.ToLower(c.Name)
-		if _, ok := byName[k]; !ok {
+		if id, ok := byName[k]; !ok || c.ID < id {
 			byName[k] = c.ID
 		}
 	}

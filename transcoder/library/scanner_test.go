@@ -278,7 +278,7 @@ func TestScanLibrary(t *testing.T) {
 }
 
 func TestCategoryFor(t *testing.T) {
-	cats := []store.LibraryCategory{{ID: 1, Name: "Movies"}, {ID: 2, Name: "Kids"}, {ID: 3, Name: "kids"}, {ID: 4, Name: "动画"}}
+	cats := []*store.Category{{ID: 1, Name: "Movies"}, {ID: 3, Name: "kids"}, {ID: 2, Name: "Kids"}, {ID: 4, Name: "动画"}}
 	tests := []struct {
 		rel  string
 		want int64

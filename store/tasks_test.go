@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+func tasksTestStore(t *testing.T) *Store {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	migs := os.DirFS(filepath.Join(filepath.Dir(file), "..", "migrations"))
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "mika.db"), migs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func queue(t *testing.T, s *Store, n int) []int64 {
+	t.Helper()
+	var ids []int64
+	for range n {
+		_, id, err := s.CreateVideo(context.Background(), NewVideo{UserID: 1, Title: "v", SourcePath: "x.mp4"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func TestClaimTaskOldestFirstAndOnce(t *testing.T) {
+	s := tasksTestStore(t)
+	ctx := context.Background()
+	if _, err := s.ClaimTask(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("empty queue: %v", err)
+	}
+	ids := queue(t, s, 20)
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	var order []int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				task, err := s.ClaimTask(ctx)
+				if errors.Is(err, ErrNotFound) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen[task.ID]++
+				order = append(order, task.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != len(ids) {
+		t.Fatalf("claimed %d distinct tasks, want %d", len(seen), len(ids))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("task %d claimed %d times", id, n)
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] < order[i-1] {
+			t.Errorf("claim order %v is not oldest first", order)
+			break
+		}
+	}
+	task, _ := s.TaskByID(ctx, ids[0])
+	v, _ := s.VideoByID(ctx, task.VideoID)
+	if task.Status != TaskProcessing || task.Attempts != 1 || task.StartedAt == 0 || v.TranscodeStatus != TaskProcessing {
+		t.Errorf("claimed task %+v, video %s", task, v.TranscodeStatus)
+	}
+}
+
+func TestTaskLifecycle(t *testing.T) {
+	s := tasksTestStore(t)
+	ctx := context.Background()
+	ids := queue(t, s, 2)
+	task, _ := s.ClaimTask(ctx)
+
+	// A crash: requeued, the attempt does not count.
+	if n, err := s.RequeueProcessing(ctx); err != nil || n != 1 {
+		t.Fatalf("requeue: %d %v", n, err)
+	}
+	task, _ = s.TaskByID(ctx, task.ID)
+	if task.Status != TaskPending || task.Attempts != 0 {
+		t.Errorf("after requeue %+v", task)
+	}
+	task, _ = s.ClaimTask(ctx)
+	if err := s.TaskProgress(ctx, task.ID, 42); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPlayable(ctx, task.VideoID, Media{Resolution: "720p", Variants: []Variant{{Name: "720p"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishTask(ctx, task.ID, TaskEnd{Status: TaskCompleted, HasCover: true, HLSBytes: 10,
+		Media: Media{Duration: 3, Width: 1280, Height: 720, Resolution: "720p", Variants: []Variant{{Name: "720p"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := s.VideoByID(ctx, task.VideoID)
+	if v.Status != VideoPublished || !v.Playable || !v.HasCover || v.Resolution != "720p" || v.TranscodeStatus != TaskCompleted {
+		t.Errorf("completed video %+v", v)
+	}
+	if err := s.TaskProgress(ctx, task.ID, 50); !errors.Is(err, ErrConflict) {
+		t.Errorf("progress of a finished task: %v", err)
+	}
+	if err := s.CancelTask(ctx, task.ID); !errors.Is(err, ErrConflict) {
+		t.Errorf("cancel completed: %v", err)
+	}
+	if err := s.RetryTask(ctx, task.ID); !errors.Is(err, ErrConflict) {
+		t.Errorf("retry completed: %v", err)
+	}
+
+	// auto_publish off: a completed video stays hidden; a failure marks it failed.
+	set := s.Settings()
+	set.AutoPublish = false
+	s.SaveSettings(ctx, set)
+	second, _ := s.ClaimTask(ctx)
+	if second.ID != ids[1] {
+		t.Fatalf("claimed %d", second.ID)
+	}
+	s.FinishTask(ctx, second.ID, TaskEnd{Status: TaskFailed, Error: "boom"})
+	v, _ = s.VideoByID(ctx, second.VideoID)
+	if v.Status != VideoFailed || v.TranscodeStatus != TaskFailed {
+		t.Errorf("failed video %+v", v)
+	}
+	if err := s.RetryTask(ctx, second.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.TaskByID(ctx, second.ID)
+	v, _ = s.VideoByID(ctx, second.VideoID)
+	if got.Status != TaskPending || got.Error != "" || v.Status != VideoProcessing {
+		t.Errorf("retried %+v / video status %d", got, v.Status)
+	}
+	s.ClaimTask(ctx)
+	s.FinishTask(ctx, second.ID, TaskEnd{Status: TaskCompleted})
+	v, _ = s.VideoByID(ctx, second.VideoID)
+	if v.Status != VideoHidden {
+		t.Errorf("auto_publish off: status %d, want hidden", v.Status)
+	}
+
+	if err := s.CancelTask(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("cancel unknown: %v", err)
+	}
+	if err := s.RetryTask(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("retry unknown: %v", err)
+	}
+}
+
+func TestFinishTaskOfDeletedVideo(t *testing.T) {
+	s := tasksTestStore(t)
+	ctx := context.Background()
+	queue(t, s, 1)
+	task, _ := s.ClaimTask(ctx)
+	s.write.Exec("DELETE FROM videos WHERE id = ?", task.VideoID)
+	if err := s.FinishTask(ctx, task.ID, TaskEnd{Status: TaskCompleted}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("finish with the video gone: %v", err)
+	}
+}
