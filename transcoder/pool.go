@@ -332,7 +332,9 @@ func (p *Pool) runTask(ctx context.Context, t *store.Task) {
 }
 
 // gone reports a task or video that was canceled or deleted meanwhile.
-func gone(err error) bool { return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) }
+func gone(err error) bool {
+	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound)
+}
 
 func (p *Pool) taskEnded(ctx context.Context, id int64) {
 	if p.cfg.OnTaskEnd != nil {
