@@ -198,6 +198,7 @@ func (s *Store) DeleteLibrary(ctx context.Context, id int64) (*DeletedLibrary, e
 		}
 		for _, q := range []string{
 			"DELETE FROM tasks WHERE video_id IN (SELECT id FROM videos WHERE library_id = ?)",
+			"DELETE FROM video_views WHERE video_id IN (SELECT id FROM videos WHERE library_id = ?)",
 			"DELETE FROM videos WHERE library_id = ?",
 			"DELETE FROM library_files WHERE library_id = ?",
 			"DELETE FROM libraries WHERE id = ?",
@@ -290,30 +291,6 @@ func (s *Store) execLibrary(ctx context.Context, q string, args ...any) error {
 		return fmt.Errorf("library: %w", err)
 	}
 	return nil
-}
-
-// LibraryCategory is a category as the library scanner and validator need it.
-type LibraryCategory struct {
-	ID   int64
-	Name string
-}
-
-// LibraryCategories lists every category (id and name), lowest id first.
-func (s *Store) LibraryCategories(ctx context.Context) ([]LibraryCategory, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT id, name FROM categories ORDER BY id")
-	if err != nil {
-		return nil, fmt.Errorf("list categories: %w", err)
-	}
-	defer rows.Close()
-	var out []LibraryCategory
-	for rows.Next() {
-		var c LibraryCategory
-		if err := rows.Scan(&c.ID, &c.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // File states of library_files.
