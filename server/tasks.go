@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"mika/store"
@@ -95,7 +96,8 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) error {
 	s.transcoder.CancelTask(id)
 	// A task requeued after a crash may have left output behind.
 	s.removeTranscodeOutput(t.VideoID)
-	s.log.Info("task canceled", "task_id", id, "video_id", t.VideoID, "by", currentUser(r).ID)
+	s.log.Info("task canceled", slog.Int64("task_id", id), slog.Int64("video_id", t.VideoID),
+		slog.Int64("by", currentUser(r).ID))
 	return s.answerTask(w, r, id)
 }
 
@@ -119,6 +121,7 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.transcoder.Wake()
-	s.log.Info("task retried", "task_id", id, "video_id", t.VideoID, "by", currentUser(r).ID)
+	s.log.Info("task retried", slog.Int64("task_id", id), slog.Int64("video_id", t.VideoID),
+		slog.Int64("by", currentUser(r).ID))
 	return s.answerTask(w, r, id)
 }

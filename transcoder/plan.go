@@ -97,7 +97,8 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 	slices.Reverse(ladder)
 
 	if remuxable(p, ladder[0]) {
-		plan.Rungs = append(plan.Rungs, Rung{Name: fmt.Sprintf("%dp", short), Width: w &^ 1, Height: h &^ 1,
+		// A copied stream keeps its exact size, odd or not.
+		plan.Rungs = append(plan.Rungs, Rung{Name: fmt.Sprintf("%dp", short), Width: w, Height: h,
 			VideoKbps: sourceKbps(p, w, h), Copy: true})
 		plan.AudioCopy = p.HasAudio
 		for _, lines := range ladder {

@@ -49,6 +49,8 @@ func TestPlanFor(t *testing.T) {
 			"720p:1280x720 480p:854x480 360p:640x360", 25, false, 150},
 		{"h264 without audio copied between rungs", with(h264(1000, 562), func(p *ProbeResult) { p.HasAudio = false }), nil,
 			"562p:1000x562* 480p:854x480 360p:640x360", 25, false, 150},
+		{"odd-sized h264 is copied at its exact size", with(h264(1001, 563), func(p *ProbeResult) { p.HasAudio = false }), nil,
+			"563p:1001x563* 480p:854x480 360p:640x360", 25, false, 150},
 		{"VFR gets a constant rate", with(hevc(640, 360), func(p *ProbeResult) { p.VFR, p.FPS = true, 29.6 }), nil,
 			"360p:640x360", 30, true, 180},
 		{"120 fps is capped at 60", with(hevc(640, 360), func(p *ProbeResult) { p.FPS = 120 }), nil,
@@ -72,7 +74,7 @@ func TestPlanFor(t *testing.T) {
 					g += "*"
 				}
 				got = append(got, g)
-				if r.Width%2 != 0 || r.Height%2 != 0 {
+				if !r.Copy && (r.Width%2 != 0 || r.Height%2 != 0) {
 					t.Errorf("odd rung %s", g)
 				}
 			}

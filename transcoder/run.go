@@ -178,7 +178,7 @@ func (r runner) run(ctx context.Context, c Command, onProgress func(outUS int64)
 	err = cmd.Wait()
 	tail = stderr.String()
 	if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
-		return tail, fmt.Errorf("%w: no progress for %s", errStalled, r.stall.Round(time.Second))
+		return tail, fmt.Errorf("%w: no progress for %ds", errStalled, int(r.stall.Round(time.Second)/time.Second))
 	}
 	if ctx.Err() != nil {
 		return tail, context.Cause(ctx)
