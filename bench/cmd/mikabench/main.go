@@ -384,10 +384,20 @@ func overheadAndHLS(c *config) []result {
 	if err != nil {
 		return fail("Transcoding overhead", err)
 	}
-	line, _, _ := strings.Cut(strings.TrimSpace(task.Log), "\n")
-	args, err := shellSplit(line)
-	if err != nil || len(args) < 2 {
-		return fail("Transcoding overhead", fmt.Errorf("cannot read the command from the task log %q: %v", line, err))
+	// The log holds each command run as a "$ …" line: take the last ffmpeg.
+	var args []string
+	for _, line := range strings.Split(task.Log, "\n") {
+		cmdline, ok := strings.CutPrefix(line, "$ ")
+		if !ok {
+			continue
+		}
+		a, err := shellSplit(cmdline)
+		if err == nil && len(a) > 1 && strings.Contains(filepath.Base(a[0]), "ffmpeg") {
+			args = a
+		}
+	}
+	if args == nil {
+		return fail("Transcoding overhead", fmt.Errorf("no ffmpeg command in the task log %.300q", task.Log))
 	}
 	hlsDir := filepath.Join(s.srv.Data, "media", "hls", strconv.FormatInt(id1, 10))
 	handRun := func(n int) (time.Duration, string, error) {
