@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -71,35 +71,46 @@ func (s *Store) NewUsersByDay(ctx context.Context, from, to string) (map[string]
 	return s.createdByDay(ctx, "users", from, to)
 }
 
-// createdByDay groups table's created_at by local day. SQLite's 'localtime'
-// (modernc's libc reads TZ and /etc/localtime like Go does) groups in SQL
-// when it agrees with Go's time.Local; otherwise the rows' times come back
-// and are grouped in Go, which is exact but reads one row per item.
+// createdByDay counts table's rows per local day with one query. The day
+// boundaries are computed in Go (a DST day is 23 or 25 hours long) and
+// passed as a JSON array; each day is then a range count on the created_at
+// index, with no per-row date arithmetic. (SQLite's 'localtime' would also
+// work, but is slower here and need not agree with Go's time.Local.)
 func (s *Store) createdByDay(ctx context.Context, table, from, to string) (map[string]int64, error) {
-	start, end, err := dayBounds(from, to)
+	f, err := time.ParseInLocation(DateFormat, from, time.Local)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("date %q: %w", from, err)
 	}
-	out := map[string]int64{}
-	if s.sqliteLocaltimeAgrees(ctx) {
-		rows, err := s.read.QueryContext(ctx, `SELECT date(created_at, 'unixepoch', 'localtime') AS day, COUNT(*)
-			FROM `+table+` WHERE created_at >= ? AND created_at < ? GROUP BY day`, start, end)
-		if err != nil {
-			return nil, fmt.Errorf("%s by day: %w", table, err)
-		}
-		return out, scanCounts(rows, out)
+	t, err := time.ParseInLocation(DateFormat, to, time.Local)
+	if err != nil {
+		return nil, fmt.Errorf("date %q: %w", to, err)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT created_at FROM `+table+` WHERE created_at >= ? AND created_at < ?`, start, end)
+	var days []string
+	var bounds []int64
+	for d := f; !d.After(t); d = d.AddDate(0, 0, 1) {
+		days = append(days, d.Format(DateFormat))
+		bounds = append(bounds, d.Unix())
+	}
+	bounds = append(bounds, t.AddDate(0, 0, 1).Unix())
+	b, _ := json.Marshal(bounds)
+	rows, err := s.read.QueryContext(ctx, `WITH b AS (
+			SELECT key AS i, value AS lo, LEAD(value) OVER (ORDER BY key) AS hi FROM json_each(?))
+		SELECT i, (SELECT COUNT(*) FROM `+table+` WHERE created_at >= b.lo AND created_at < b.hi)
+		FROM b WHERE hi IS NOT NULL`, string(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s by day: %w", table, err)
 	}
 	defer rows.Close()
+	out := map[string]int64{}
 	for rows.Next() {
-		var t int64
-		if err := rows.Scan(&t); err != nil {
+		var i int
+		var n int64
+		if err := rows.Scan(&i, &n); err != nil {
 			return nil, err
 		}
-		out[time.Unix(t, 0).In(time.Local).Format(DateFormat)]++
+		if n > 0 && i < len(days) {
+			out[days[i]] = n
+		}
 	}
 	return out, rows.Err()
 }
@@ -115,37 +126,6 @@ func scanCounts(rows *sql.Rows, out map[string]int64) error {
 		out[day] += n
 	}
 	return rows.Err()
-}
-
-// forceGoGrouping makes createdByDay group in Go; tests set it.
-var forceGoGrouping = false
-
-var localtimeCheck struct {
-	once   sync.Once
-	agrees bool
-}
-
-// sqliteLocaltimeAgrees checks once whether SQLite's 'localtime' gives the
-// same wall clock as Go's time.Local, over a year (both DST sides).
-func (s *Store) sqliteLocaltimeAgrees(ctx context.Context) bool {
-	if forceGoGrouping {
-		return false
-	}
-	localtimeCheck.once.Do(func() {
-		base := time.Now().Unix()
-		agrees := true
-		for _, off := range []int64{0, 91, 182, 273} {
-			t := base - off*86400
-			var got string
-			if err := s.read.QueryRowContext(ctx, "SELECT datetime(?, 'unixepoch', 'localtime')", t).Scan(&got); err != nil ||
-				got != time.Unix(t, 0).In(time.Local).Format(TimeFormat) {
-				agrees = false
-				break
-			}
-		}
-		localtimeCheck.agrees = agrees
-	})
-	return localtimeCheck.agrees
 }
 
 // ViewsByDay reads the per-day view counters for from..to.

@@ -63,29 +63,22 @@ func TestCreatedByDayGroupsByLocalDay(t *testing.T) {
 		}
 	}
 	want := map[string]int64{"2024-03-01": 2, "2024-03-31": 2, "2024-04-02": 1}
-	for _, goSide := range []bool{false, true} {
-		forceGoGrouping = goSide
-		for _, fn := range []func(context.Context, string, string) (map[string]int64, error){s.NewUsersByDay, s.NewVideosByDay} {
-			got, err := fn(ctx, "2024-03-01", "2024-04-02")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(want) {
-				t.Fatalf("go grouping %v: got %v want %v", goSide, got, want)
-			}
-			for d, n := range want {
-				if got[d] != n {
-					t.Fatalf("go grouping %v: got %v want %v", goSide, got, want)
-				}
+	for _, fn := range []func(context.Context, string, string) (map[string]int64, error){s.NewUsersByDay, s.NewVideosByDay} {
+		got, err := fn(ctx, "2024-03-01", "2024-04-02")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %v want %v", got, want)
+		}
+		for d, n := range want {
+			if got[d] != n {
+				t.Fatalf("got %v want %v", got, want)
 			}
 		}
 	}
-	forceGoGrouping = false
 	if _, err := s.NewUsersByDay(ctx, "2024-13-01", "2024-04-02"); err == nil {
 		t.Fatal("a bad date must fail")
-	}
-	if !s.sqliteLocaltimeAgrees(ctx) {
-		t.Log("SQLite localtime disagrees with Go here; statistics group in Go")
 	}
 }
 
@@ -158,5 +151,55 @@ func TestTaskCountsAndTranscodeSeconds(t *testing.T) {
 	secs, err := s.TranscodeSeconds(ctx)
 	if err != nil || secs != 65 {
 		t.Fatalf("seconds %d %v", secs, err)
+	}
+}
+
+// BenchmarkStatsYear runs a year's statistics (every series and the
+// overview) over three years of history: 300k videos, 60k users, 1095 days
+// × 600 active users.
+func BenchmarkStatsYear(b *testing.B) {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "mika.db"), os.DirFS(filepath.Join("..", "migrations")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	end := time.Now().Unix()
+	span := int64(3 * 365 * 86400)
+	seed := []string{
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)
+		 INSERT INTO videos(user_id, title, created_at, updated_at) SELECT 1, 'v', ?1 - (i * 7919 % ?2), 0 FROM n`,
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000)
+		 INSERT INTO users(username, password_hash, created_at, updated_at) SELECT 'u' || i, 'x', ?1 - (i * 7919 % ?2), 0 FROM n`,
+		`WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < 1094),
+		 u(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM u WHERE j < 600)
+		 INSERT INTO user_activity(day, user_id) SELECT date(?1 - i * 86400, 'unixepoch', 'localtime'), j + i FROM d, u`,
+		`WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < 1094)
+		 INSERT OR IGNORE INTO daily_views(day, views) SELECT date(?1 - i * 86400, 'unixepoch', 'localtime'), 1000 + i FROM d`,
+	}
+	for _, q := range seed {
+		if _, err := s.write.Exec(q, end, span); err != nil {
+			b.Fatal(err)
+		}
+	}
+	to := time.Now().Format(DateFormat)
+	from := time.Now().AddDate(0, 0, -365).Format(DateFormat)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.NewVideosByDay(ctx, from, to); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.ViewsByDay(ctx, from, to); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.NewUsersByDay(ctx, from, to); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := s.ActiveUsersByDay(ctx, from, to); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.StatsOverview(ctx, to); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
