@@ -22,6 +22,7 @@ import (
 	"mika/store"
 	"mika/store/media"
 	"mika/transcoder"
+	"mika/transcoder/library"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -168,7 +169,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	httpSrv := srv.HTTPServer(*addr)
+	// The library service scans library folders and queues their videos.
+	libs := library.New(library.Config{Store: st, FFprobe: *ffprobe, Wake: pool.Wake, Log: log})
 	pool.Start(ctx)
+	libs.Start(ctx)
 	srv.Start(ctx)
 	log.Info("mika listening", slog.String("addr", ln.Addr().String()), slog.String("data", d.Root()),
 		slog.String("version", version))
@@ -188,6 +192,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("http shutdown", slog.Any("err", err))
 	}
 	srv.Shutdown()
+	libs.Shutdown()
 	if err := pool.Shutdown(shutCtx); err != nil {
 		log.Warn("transcoder shutdown", slog.Any("err", err))
 	}

@@ -52,7 +52,8 @@ func (p FFprobe) IsVideo(ctx context.Context, path string) (bool, string, error)
 	case errors.Is(err, transcoder.ErrNoVideo):
 		return false, "no video stream", nil
 	case errors.Is(err, transcoder.ErrUnreadable):
-		return false, err.Error(), nil
+		// ffprobe names the file; the row already does, by its relative path.
+		return false, strings.ReplaceAll(err.Error(), path+": ", ""), nil
 	case err != nil:
 		return false, "", err
 	}

@@ -168,7 +168,7 @@ func (s *Service) startWorker(ctx context.Context, l store.Library) *worker {
 func (s *Service) run(ctx context.Context, w *worker, lib store.Library) {
 	defer close(w.done)
 	log := s.log.With(slog.Int64("library_id", lib.ID))
-	sc := &Scanner{Store: s.cfg.Store, Prober: s.cfg.Prober, Wake: s.cfg.Wake, Log: log, StableFor: s.cfg.StableFor}
+	sc := &Scanner{Store: s.cfg.Store, Prober: s.cfg.Prober, Wake: s.cfg.Wake, Log: s.log, StableFor: s.cfg.StableFor}
 	stopWatch := s.watch(ctx, w, &lib, log)
 	defer stopWatch()
 
@@ -193,6 +193,12 @@ func (s *Service) run(ctx context.Context, w *worker, lib store.Library) {
 		case <-ctx.Done():
 			return
 		case l := <-w.rows:
+			if l.ScanRequestedAt > 0 {
+				// The snapshot may predate the scan that just took the request.
+				if fresh, err := s.cfg.Store.LibraryByID(ctx, l.ID); err == nil {
+					l = *fresh
+				}
+			}
 			lib = l
 			interval := time.Duration(l.ScanIntervalMinutes) * time.Minute
 			due := interval > 0 && time.Since(time.Unix(l.LastScanAt, 0)) >= interval
