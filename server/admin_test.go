@@ -357,11 +357,9 @@ func TestSettingsTakeEffectLive(t *testing.T) {
 	e.mustOK(e.do("GET", "/api/settings/public", nil, ""))
 
 	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"register_mode": "closed"}, admin))
-	reg := e.do("POST", "/api/auth/register", map[string]any{"username": "newbie", "password": "password123", "email": "n@example.com"}, "")
-	if reg.Status == http.StatusNotImplemented {
-		t.Skip("registration has not landed yet")
-	}
-	e.wantError(reg, 403)
+	e.wantError(e.do("POST", "/api/auth/register", map[string]any{"username": "newbie", "password": "password123", "email": "n@example.com"}, ""), 403)
+	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"register_mode": "open"}, admin))
+	e.mustOK(e.do("POST", "/api/auth/register", map[string]any{"username": "newbie", "password": "password123", "email": "n@example.com"}, ""))
 }
 
 func TestUsersAdmin(t *testing.T) {
@@ -404,6 +402,12 @@ func TestUsersAdmin(t *testing.T) {
 	}
 
 	// A disabled user is locked out mid-session.
+	var jk struct {
+		APIKey    string `json:"api_key"`
+		SecretKey string `json:"secret_key"`
+	}
+	e.mustOK(e.do("POST", "/api/user/api-keys", map[string]any{"name": "script"}, joe)).into(t, &jk)
+	e.mustOK(e.do("GET", "/api/user/profile", nil, "", adminTestKeyHeaders(jk.APIKey, jk.SecretKey)...))
 	e.mustOK(e.do("GET", "/api/user/profile", nil, joe))
 	e.mustOK(e.do("PUT", fmt.Sprintf("/api/admin/users/%d", joeID), map[string]any{"disabled": true}, root)).into(t, &u)
 	if !u.Disabled || u.VIPLevel != 2 {
@@ -411,6 +415,8 @@ func TestUsersAdmin(t *testing.T) {
 	}
 	e.wantError(e.do("GET", "/api/user/profile", nil, joe), 401)
 	e.wantError(e.do("POST", "/api/auth/login", map[string]any{"username": "joe", "password": "password123"}, ""), 401)
+	// Nor do the user's API keys work (checked by the key's owner).
+	e.wantError(e.do("GET", "/api/user/profile", nil, "", adminTestKeyHeaders(jk.APIKey, jk.SecretKey)...), 401)
 	// Enabling again does not revive the old token.
 	e.mustOK(e.do("PUT", fmt.Sprintf("/api/admin/users/%d", joeID), map[string]any{"disabled": false}, root))
 	e.wantError(e.do("GET", "/api/user/profile", nil, joe), 401)
@@ -454,6 +460,13 @@ func TestLastAdminUnderConcurrency(t *testing.T) {
 	}
 }
 
+// adminTestKeyHeaders signs a request with the document's API key scheme.
+func adminTestKeyHeaders(key, secret string) []string {
+	ts := fmt.Sprint(time.Now().Unix())
+	sum := sha256.Sum256([]byte(key + ts + secret))
+	return []string{"X-API-Key", key, "X-Timestamp", ts, "X-Sign", hex.EncodeToString(sum[:])}
+}
+
 var inviteCode = regexp.MustCompile(`^[ABCDEFGHJKLMNPQRSTUVWXYZ2-9]{12}$`)
 
 func TestInvitesAdmin(t *testing.T) {
@@ -477,6 +490,22 @@ func TestInvitesAdmin(t *testing.T) {
 		t.Fatalf("list %+v", page)
 	}
 	e.wantError(e.do("GET", "/api/admin/invites?size=0", nil, root), 400)
+
+	// A code admits one registration while register_mode is invite.
+	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"register_mode": "invite"}, root))
+	code := page.List[0].Code
+	reg := func(name, code string) *response {
+		return e.do("POST", "/api/auth/register", map[string]any{"username": name, "password": "password123",
+			"email": name + "@example.com", "invite_code": code}, "")
+	}
+	e.wantError(reg("nocode", ""), 400)
+	e.wantError(reg("badcode", "ZZZZZZZZZZZZ"), 400)
+	e.mustOK(reg("invited", strings.ToLower(code)))
+	e.wantError(reg("again", code), 400)
+	e.mustOK(e.do("GET", "/api/admin/invites", nil, root)).into(t, &page)
+	if u := page.List[0]; u.Code != code || u.UsedByUsername != "invited" || u.UsedAt == "" || page.List[1].UsedBy != 0 {
+		t.Fatalf("after use %+v", page.List)
+	}
 }
 
 func TestBackupUnderConcurrentWrites(t *testing.T) {
