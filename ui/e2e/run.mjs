@@ -309,6 +309,55 @@ test('a reload in the middle of an upload resumes it', async () => {
   console.log(`     progress at reload ${[...values]}%, chunks sent after it: ${after.length}, ${resumedText}`);
 });
 
+test('profile: nickname, avatar, an API key whose secret is shown once', async () => {
+  await page.goto(origin + '/me/profile');
+  await page.fill('input[name=nickname]', '管理员');
+  await page.click('.profile form.card button[type=submit] >> nth=0');
+  await page.waitForSelector('.profile .ok');
+  await waitFor('the nickname in the header', async () => (await page.textContent('header.top a.user')).includes('管理员'), 5000, 200);
+  const png = join(tmp, 'avatar.png');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=orange:s=64x64', '-frames:v', '1', '-y', png]);
+  await page.setInputFiles('.avatar-row input[type=file]', png);
+  await page.waitForSelector('.avatar-row img.avatar');
+  await page.fill('input[name=key-name]', 'e2e script');
+  await page.click('form.inline button[type=submit]');
+  await page.waitForSelector('.secret .secret-key');
+  const secret = await page.textContent('.secret .secret-key');
+  assert(secret && secret.length >= 16, 'no secret shown: ' + secret);
+  await shot('profile');
+  await page.reload();
+  await page.waitForSelector('td code');
+  assert(!(await page.content()).includes(secret), 'the secret is shown again after a reload');
+});
+
+test('categories editor builds a tree that the library filters by', async () => {
+  await page.goto(origin + '/admin/categories');
+  await page.click('.categories .toolbar button.primary');
+  await page.fill('.cat-form input[name=name]', '电影');
+  await page.click('.cat-form button[type=submit]');
+  await page.waitForSelector('.cat-row >> text=电影');
+  await page.click('.cat-row:has-text("电影") button:nth-child(2)');
+  await page.fill('.cat-form input[name=name]', '动作片');
+  await page.click('.cat-form button[type=submit]');
+  await page.waitForSelector('.cat-editor ul .cat-row >> text=动作片');
+  // Deleting a parent that has children is refused in words.
+  await page.click('.cat-row:has-text("电影") >> nth=0 >> button.danger');
+  await page.click('.cat-row:has-text("电影") >> nth=0 >> .confirm button.danger');
+  await page.waitForSelector('.categories .alert.error');
+  await page.goto(origin + '/');
+  await page.click('.tree a:has-text("动作片")');
+  await page.waitForURL((u) => new URL(u).searchParams.has('category'));
+  await page.waitForSelector('.empty');
+});
+
+test('invites: a fresh code, shown with a copy button', async () => {
+  await page.goto(origin + '/admin/invites');
+  await page.click('.invites .toolbar button.primary');
+  await page.waitForSelector('.invite-code');
+  const code = await page.textContent('.invite-code');
+  await page.waitForSelector(`td code >> text=${code}`);
+});
+
 test('phone width: the library and admin fit 375 px', async () => {
   await page.setViewportSize({ width: 375, height: 800 });
   try {

@@ -32,5 +32,7 @@ describe('format', () => {
     expect(scanPercent({ id: 1, path: '/x', category_id: 0, scan_interval_minutes: 0, scan_scanned: 5, scan_total: 20 })).toBe(25);
     expect(scanPercent({ id: 1, path: '/x', category_id: 0, scan_interval_minutes: 0, scan_progress: 40 })).toBe(40);
     expect(scanPercent({ id: 1, path: '/x', category_id: 0, scan_interval_minutes: 0 })).toBeNull();
+    expect(scanPercent({ id: 1, path: '/x', category_id: 0, scan_interval_minutes: 0, scan_progress: { scanned: 3, total: 4, percent: 75 } })).toBe(75);
+    expect(scanPercent({ id: 1, path: '/x', category_id: 0, scan_interval_minutes: 0, scan_progress: { scanned: 0, total: 0, percent: 0 } })).toBeNull();
   });
 });

@@ -110,7 +110,7 @@ function CategoryForm({ cat, tree, onDone }: { cat: Category; tree: Category[]; 
   };
   return (
     <form class="cat-form" onSubmit={save}>
-      <ErrorBox error={err} />
+      <ErrorBox error={err} inline={['name', 'parent_id', 'sort']} />
       <div class="inline">
         <label class="field">
           <span class="label">{t('categories.name')}</span>

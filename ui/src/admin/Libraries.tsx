@@ -14,7 +14,7 @@ export interface Library {
   scanning?: boolean;
   scan_scanned?: number;
   scan_total?: number;
-  scan_progress?: number;
+  scan_progress?: number | { scanned: number; total: number; percent: number } | null;
   last_scan_at?: string;
   last_error?: string;
   watching?: boolean;
@@ -23,9 +23,21 @@ export interface Library {
 }
 
 export function scanPercent(l: Library): number | null {
-  if (typeof l.scan_progress === 'number') return l.scan_progress;
+  const p = l.scan_progress;
+  if (typeof p === 'number') return p;
+  if (p && typeof p === 'object') {
+    if (typeof p.percent === 'number' && p.total) return p.percent;
+    if (p.total) return Math.round((p.scanned * 100) / p.total);
+  }
   if (l.scan_total) return Math.round(((l.scan_scanned ?? 0) * 100) / l.scan_total);
   return null;
+}
+
+/** scanCounts gives "scanned/total" while a scan runs. */
+export function scanCounts(l: Library): string {
+  const p = l.scan_progress;
+  if (p && typeof p === 'object') return `${p.scanned}/${p.total || '?'}`;
+  return `${l.scan_scanned ?? 0}/${l.scan_total ?? '?'}`;
 }
 
 export function Libraries() {
@@ -84,7 +96,7 @@ export function Libraries() {
                     <div class="muted">
                       {t('libraries.lastScan')}: {l.last_scan_at || t('settings.never')}
                     </div>
-                    {l.scanning && <ProgressBar value={pct ?? 0} label={pct === null ? t('libraries.scanning') : `${t('libraries.scanning')} ${l.scan_scanned ?? 0}/${l.scan_total ?? '?'}`} />}
+                    {l.scanning && <ProgressBar value={pct ?? 0} label={pct === null ? t('libraries.scanning') : `${t('libraries.scanning')} ${scanCounts(l)}`} />}
                     {l.last_error && <div class="field-error">{l.last_error}</div>}
                   </div>
                   <div class="actions">
@@ -127,7 +139,7 @@ function LibraryForm({ cats, lib, onDone }: { cats: ReturnType<typeof useCategor
   return (
     <form class={lib ? 'library-form' : 'card library-form'} onSubmit={save}>
       {!lib && <h2>{t('libraries.add')}</h2>}
-      <ErrorBox error={err} />
+      <ErrorBox error={err} inline={['path', 'category_id', 'scan_interval_minutes']} />
       <div class="form-grid">
         <Field label={t('libraries.path')} error={fieldError(err, 'path')} wide>
           <input name="path" value={f.path} placeholder="/srv/media/movies" onInput={(e) => setF({ ...f, path: e.currentTarget.value })} required />

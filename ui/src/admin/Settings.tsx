@@ -160,7 +160,7 @@ export function SettingsPage() {
   const last = s.webhook_last_delivery;
   return (
     <form class="settings" onSubmit={save} noValidate>
-      <ErrorBox error={err} />
+      <ErrorBox error={err} inline={[...editable]} />
       <fieldset class="card">
         <legend>{t('settings.site')}</legend>
         {fld('site_name', text('site_name'))}

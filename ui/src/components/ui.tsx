@@ -16,9 +16,11 @@ export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export function ErrorBox({ error }: { error: unknown }) {
+/** ErrorBox says what went wrong; field errors that the form shows next to
+ * their fields (named in `inline`) are not repeated here. */
+export function ErrorBox({ error, inline = [] }: { error: unknown; inline?: string[] }) {
   if (!error) return null;
-  const fields = error instanceof ApiError ? Object.entries(error.errors) : [];
+  const fields = error instanceof ApiError ? Object.entries(error.errors).filter(([k]) => !inline.includes(k)) : [];
   return (
     <div class="alert error" role="alert">
       <span>{errorText(error)}</span>

@@ -33,7 +33,7 @@ export function Login() {
   return (
     <form class="card narrow" onSubmit={submit}>
       <h1>{t('auth.login')}</h1>
-      <ErrorBox error={err} />
+      <ErrorBox error={err} inline={['username', 'password']} />
       <Field label={t('auth.username')} error={fieldError(err, 'username')}>
         <input name="username" autocomplete="username" value={username} onInput={(e) => setUsername(e.currentTarget.value)} required />
       </Field>
@@ -96,7 +96,7 @@ export function Register() {
   return (
     <form class="card narrow" onSubmit={submit}>
       <h1>{t('auth.register')}</h1>
-      <ErrorBox error={err} />
+      <ErrorBox error={err} inline={['username', 'password', 'email', 'invite_code']} />
       <Field label={t('auth.username')} hint={t('auth.usernameHint')} error={fieldError(err, 'username')}>
         <input name="username" autocomplete="username" value={f.username} onInput={set('username')} required />
       </Field>
@@ -160,7 +160,7 @@ export function Setup() {
     <form class="card narrow" onSubmit={submit}>
       <h1>{t('setup.title')}</h1>
       <p class="muted">{t('setup.intro')}</p>
-      <ErrorBox error={err} />
+      <ErrorBox error={err} inline={['username', 'password', 'confirm']} />
       <Field label={t('auth.username')} hint={t('auth.usernameHint')} error={fieldError(err, 'username')}>
         <input name="username" autocomplete="username" value={f.username} onInput={set('username')} required />
       </Field>

@@ -134,7 +134,7 @@ function EditVideo({ id, cats, onClose, onSaved }: { id: number; cats: Category[
   };
   return (
     <Modal title={t('my.editTitle')} onClose={onClose}>
-      <ErrorBox error={err} />
+      <ErrorBox error={err} inline={f ? ['title', 'description', 'category_id', 'tags'] : []} />
       {!f ? (
         !err && <Loading />
       ) : (

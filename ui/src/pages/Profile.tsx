@@ -31,8 +31,11 @@ function ProfileForm({ user }: { user: Profile }) {
     setErr(null);
     setSaved(false);
     try {
-      const p = await api.put<Profile | null>('/user/profile', f);
-      session.set(p && p.id ? p : { ...user, ...f });
+      const body: Record<string, string> = {};
+      if (f.nickname !== (user.nickname ?? '')) body.nickname = f.nickname;
+      if (f.email !== (user.email ?? '')) body.email = f.email;
+      const p = Object.keys(body).length ? await api.put<Profile | null>('/user/profile', body) : null;
+      session.set(p && p.id ? p : { ...user, ...body });
       setSaved(true);
     } catch (e) {
       setErr(e);
@@ -69,7 +72,7 @@ function ProfileForm({ user }: { user: Profile }) {
         {t('auth.username')}: <b>{user.username}</b> · {t('profile.role')}: {user.role === 'admin' ? t('role.admin') : t('role.user')}
         {user.vip_level > 0 && <> · VIP {user.vip_level} {user.vip_expire && `(${user.vip_expire})`}</>} · {t('profile.points')}: {user.points ?? 0}
       </p>
-      <ErrorBox error={err} />
+      <ErrorBox error={err} inline={['nickname', 'email']} />
       <Field label={t('profile.nickname')} error={fieldError(err, 'nickname')}>
         <input name="nickname" value={f.nickname} onInput={(e) => setF({ ...f, nickname: e.currentTarget.value })} />
       </Field>
@@ -111,7 +114,7 @@ function PasswordForm() {
   return (
     <form class="card" onSubmit={save}>
       <h2>{t('profile.password')}</h2>
-      <ErrorBox error={err} />
+      <ErrorBox error={err} inline={['old_password', 'new_password', 'confirm']} />
       <Field label={t('profile.oldPassword')} error={fieldError(err, 'old_password')}>
         <input type="password" autocomplete="current-password" value={f.old_password} onInput={(e) => setF({ ...f, old_password: e.currentTarget.value })} required />
       </Field>

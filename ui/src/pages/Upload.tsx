@@ -113,7 +113,7 @@ export function Upload() {
 }
 
 function UploadCard({ q, it, cats }: { q: UploadQueue; it: UploadItem; cats: Category[] }) {
-  const editable = it.state === 'ready';
+  const editable = it.state === 'ready' || (it.state === 'error' && !it.uploadId);
   const [tags, setTags] = useState(it.meta.tags.join(', '));
   const pct = q.progress(it) * 100;
   const sent = q.bytesSent(it);

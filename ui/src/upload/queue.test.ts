@@ -205,6 +205,26 @@ describe('UploadQueue', () => {
     expect(srv.state.calls.length).toBe(6);
   });
 
+  it('lets the title be fixed when init refuses it, then starts again', async () => {
+    const srv = fakeServer();
+    srv.state.auto = true;
+    const orig = srv.transport.init;
+    srv.transport.init = async (f, m) => {
+      if (!m.title) throw new ApiError(400, 'invalid parameters', { title: 'is required' });
+      return orig(f, m);
+    };
+    const q = newQueue(srv);
+    const it = q.add(fakeFile(MiB), { title: '' });
+    await q.start(it.id);
+    expect(it.state).toBe('error');
+    expect(it.errors.title).toBe('is required');
+    q.update(it.id, { title: 'fixed' });
+    expect(it.meta.title).toBe('fixed');
+    await q.retry(it.id);
+    await flush();
+    expect(it.state).toBe('done');
+  });
+
   it('does not retry a 400 and shows its message', async () => {
     const srv = fakeServer();
     srv.state.failNext = [new ApiError(400, 'unknown upload_id')];

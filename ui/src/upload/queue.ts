@@ -232,7 +232,9 @@ export class UploadQueue {
 
   update(id: number, meta: Partial<UploadMeta>) {
     const it = this.get(id);
-    if (!it || it.state !== 'ready') return;
+    // Metadata goes to the server with init: editable until then, and again
+    // when init itself was refused (a missing title, a file too large).
+    if (!it || !(it.state === 'ready' || (it.state === 'error' && !it.uploadId))) return;
     it.meta = { ...it.meta, ...meta };
     this.emit();
   }
