@@ -27,8 +27,18 @@ func (s *Server) settingsAnswer(ctx context.Context) (settingsAnswer, error) {
 	if err != nil {
 		return settingsAnswer{}, err
 	}
-	return settingsAnswer{Settings: set, HWAccelAvailable: s.transcoder.HWAccels(),
+	return settingsAnswer{Settings: set, HWAccelAvailable: s.hwAccels(),
 		WebhookLastDelivery: s.webhook.lastDelivery()}, nil
+}
+
+// hwAccels lists the usable hwaccel values; software ("none") always is,
+// even while ffmpeg is missing.
+func (s *Server) hwAccels() []string {
+	hw := s.transcoder.HWAccels()
+	if !slices.Contains(hw, "none") {
+		hw = append([]string{"none"}, hw...)
+	}
+	return hw
 }
 
 // ensureWebhookSecret creates the webhook signing secret the first time it
@@ -224,7 +234,7 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	s.settingsMu.Lock()
 	defer s.settingsMu.Unlock()
 	next := s.store.Settings()
-	hw := s.transcoder.HWAccels()
+	hw := s.hwAccels()
 	errs := map[string]string{}
 	for key, raw := range body {
 		rule, known := settingRules[key]
