@@ -44,13 +44,17 @@ func (r Rung) Bandwidth(audio bool) int {
 type Plan struct {
 	Rungs          []Rung // highest first
 	SegmentSeconds int
-	Preset         string
-	FPS            float64 // output frame rate of encoded rungs
-	ForceFPS       bool    // VFR or too fast a source: encoded rungs get a constant FPS
-	GOP            int     // frames per segment at FPS: keyframes align across rungs
-	Audio          bool
-	AudioCopy      bool   // the source's AAC-LC is copied rather than re-encoded
-	HWAccel        string // none | vaapi | qsv | nvenc
+	// InitSegmentSeconds, when set, is the length of the first few
+	// segments (which together make one full segment): a new video is
+	// playable after a couple of seconds of output instead of a full segment.
+	InitSegmentSeconds float64
+	Preset             string
+	FPS                float64 // output frame rate of encoded rungs
+	ForceFPS           bool    // VFR or too fast a source: encoded rungs get a constant FPS
+	GOP                int     // frames per segment at FPS: keyframes align across rungs
+	Audio              bool
+	AudioCopy          bool   // the source's AAC-LC is copied rather than re-encoded
+	HWAccel            string // none | vaapi | qsv | nvenc
 }
 
 // maxFPS caps the output frame rate.
@@ -83,6 +87,9 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 		plan.FPS = fps
 	}
 	plan.GOP = max(1, int(math.Round(plan.FPS*float64(seg))))
+	if seg > 2 {
+		plan.InitSegmentSeconds = float64(seg) / math.Ceil(float64(seg)/2)
+	}
 
 	// "Lines" of a video are its short side, so a portrait phone video of
 	// 1080x1920 is a 1080p source and gets a 1080p rung 1080 wide.
@@ -256,7 +263,7 @@ func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err e
 			kw["g:v:"+v] = gop
 			kw["keyint_min:v:"+v] = gop
 			kw["sc_threshold:v:"+v] = "0"
-			kw["force_key_frames:v:"+v] = fmt.Sprintf("expr:gte(t,n_forced*%d)", plan.SegmentSeconds)
+			kw["force_key_frames:v:"+v] = keyframeExpr(plan)
 		}
 		entry := "v:" + v
 		if plan.Audio {
@@ -273,11 +280,26 @@ func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err e
 		varMap = append(varMap, entry+",name:"+r.Name)
 	}
 	kw["var_stream_map"] = joinSpace(varMap)
+	if plan.InitSegmentSeconds > 0 {
+		kw["hls_init_time"] = strconv.FormatFloat(plan.InitSegmentSeconds, 'f', -1, 64)
+	}
 
 	out := ffmpeg.Output(streams, filepath.Join(outDir, "%v", "index.m3u8"), kw).
 		GlobalArgs("-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats")
 	c := out.SetFfmpegPath(ffmpegPath).Compile()
 	return Command{Path: ffmpegPath, Args: c.Args[1:]}, nil
+}
+
+// keyframeExpr forces a keyframe at every segment boundary, in every rung
+// alike: every InitSegmentSeconds until the first full segment, then every
+// SegmentSeconds.
+func keyframeExpr(plan Plan) string {
+	if plan.InitSegmentSeconds <= 0 {
+		return fmt.Sprintf("expr:gte(t,n_forced*%d)", plan.SegmentSeconds)
+	}
+	k := int(math.Round(float64(plan.SegmentSeconds) / plan.InitSegmentSeconds))
+	return fmt.Sprintf("expr:if(lt(n_forced,%d),gte(t,n_forced*%s),gte(t,(n_forced-%d)*%d))",
+		k, strconv.FormatFloat(plan.InitSegmentSeconds, 'f', -1, 64), k-1, plan.SegmentSeconds)
 }
 
 func joinSpace(s []string) string {

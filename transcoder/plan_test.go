@@ -1,7 +1,11 @@
 package transcoder
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -127,7 +131,8 @@ func TestBuildCommand(t *testing.T) {
 		"split=3",
 		"scale=1280:720", "setsar=1", "format=yuv420p",
 		"-c:v:0 libx264", "-preset:v:0 faster", "-maxrate:v:0 2700k", "-bufsize:v:0 5400k",
-		"-g:v:2 100", "-keyint_min:v:2 100", "-sc_threshold:v:2 0", "-force_key_frames:v:1 expr:gte(t,n_forced*4)",
+		"-g:v:2 100", "-keyint_min:v:2 100", "-sc_threshold:v:2 0", "-force_key_frames:v:1 expr:if(lt(n_forced,2),gte(t,n_forced*2),gte(t,(n_forced-1)*4))",
+		"-hls_init_time 2",
 		"-f hls", "-hls_time 4", "-hls_playlist_type event", "-hls_flags independent_segments+temp_file",
 		"-hls_segment_filename /data/hls/7/%v/seg_%05d.ts",
 		"-var_stream_map v:0,name:720p v:1,name:480p v:2,name:360p",
@@ -146,5 +151,76 @@ func TestBuildCommand(t *testing.T) {
 	}
 	if _, err := BuildCommand("ffmpeg", "/in", "/out", Plan{}); err == nil {
 		t.Error("empty plan built")
+	}
+}
+
+func TestInitSegments(t *testing.T) {
+	tests := []struct {
+		seg  int
+		init float64
+	}{{2, 0}, {3, 1.5}, {4, 2}, {5, 5.0 / 3}, {6, 2}, {10, 2}}
+	for _, tt := range tests {
+		s := store.DefaultSettings()
+		s.HLSSegmentSeconds = tt.seg
+		p := PlanFor(&ProbeResult{Width: 640, Height: 360, FPS: 25, VideoCodec: "vp9"}, s)
+		if p.InitSegmentSeconds != tt.init {
+			t.Errorf("seg %d: init %v, want %v", tt.seg, p.InitSegmentSeconds, tt.init)
+		}
+	}
+}
+
+// TestShortFirstSegments runs the real ffmpeg: with 4 s segments the first
+// full segment is cut in two, and every rung is cut at the same times.
+func TestShortFirstSegments(t *testing.T) {
+	dir := t.TempDir()
+	src := makeClip(t, dir, clip{size: "320x180", seconds: "9", codec: "mpeg4"})
+	s := store.DefaultSettings()
+	s.HLSSegmentSeconds, s.VideoPreset, s.Ladder = 4, "ultrafast", []int{180, 144}
+	p, err := Probe(context.Background(), "ffprobe", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := PlanFor(p, s)
+	out := filepath.Join(dir, "hls")
+	for _, r := range plan.Rungs {
+		os.MkdirAll(filepath.Join(out, r.Name), 0o755)
+	}
+	c, err := BuildCommand("ffmpeg", src, out, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(c.Path, c.Args...).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, lastErrorLine(string(b)))
+	}
+	want := []string{"2.000000,", "2.000000,", "4.000000,", "1.000000,"}
+	for _, r := range plan.Rungs {
+		if got := extinfs(t, filepath.Join(out, r.Name, "index.m3u8")); !slices.Equal(got, want) {
+			t.Errorf("%s segments %v, want %v", r.Name, got, want)
+		}
+	}
+}
+
+func TestPlayableWith(t *testing.T) {
+	copyRung := Rung{Name: "1080p", Copy: true}
+	a, b := Rung{Name: "720p"}, Rung{Name: "480p"}
+	withCopy := Plan{Rungs: []Rung{copyRung, a, b}}
+	onlyCopy := Plan{Rungs: []Rung{copyRung}}
+	tests := []struct {
+		plan  Plan
+		ready []Rung
+		want  bool
+	}{
+		{withCopy, nil, false},
+		{withCopy, []Rung{a}, false},
+		{withCopy, []Rung{a, b}, true}, // the copied rung may join later
+		{withCopy, []Rung{copyRung, a, b}, true},
+		{withCopy, []Rung{copyRung, b}, false},
+		{onlyCopy, nil, false},
+		{onlyCopy, []Rung{copyRung}, true},
+	}
+	for i, tt := range tests {
+		if got := playableWith(tt.plan, tt.ready); got != tt.want {
+			t.Errorf("%d: playableWith = %v, want %v", i, got, tt.want)
+		}
 	}
 }

@@ -27,8 +27,8 @@ type result struct {
 const progressEvery = time.Second
 
 // transcode probes the source, runs the ladder's one ffmpeg process into a
-// fresh outDir, marks the video playable as soon as every rung has its
-// first segment, then finalizes the playlists and makes the cover.
+// fresh outDir, marks the video playable as soon as every encoded rung has
+// its first segment, then finalizes the playlists and makes the cover.
 func (p *Pool) transcode(ctx context.Context, log *slog.Logger, t *store.Task, v *store.Video, outDir string) (result, error) {
 	var res result
 	src, err := p.cfg.Data.Abs(v.SourcePath)
@@ -75,7 +75,7 @@ func (p *Pool) transcode(ctx context.Context, log *slog.Logger, t *store.Task, v
 	}
 
 	// Done: the event playlists become VOD, the master gets measured rates.
-	variants, err := p.writeMaster(ctx, outDir, plan, true)
+	variants, err := p.writeMaster(ctx, outDir, plan, plan.Rungs, true)
 	if err != nil {
 		return res, fmt.Errorf("write master playlist: %w", err)
 	}
@@ -118,7 +118,7 @@ func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *s
 		defer wg.Done()
 		tick := time.NewTicker(progressEvery)
 		defer tick.Stop()
-		playable := false
+		shown := 0 // rungs in the master playlist so far
 		for {
 			select {
 			case <-stopped:
@@ -134,19 +134,28 @@ func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *s
 				cancel(errCanceled)
 				return
 			}
-			if !playable && allFirstSegments(outDir, plan) {
-				playable = true
-				variants, err := p.writeMaster(ctx, outDir, plan, false)
-				if err == nil {
-					err = p.cfg.Store.SetPlayable(ctx, v.ID, store.Media{Duration: probe.Duration,
-						Width: probe.Width, Height: probe.Height, Resolution: plan.Rungs[0].Name, Variants: variants})
-				}
-				if err != nil && ctx.Err() == nil {
-					log.Warn("mark playable", slog.Any("err", err))
-				} else {
-					log.Info("playable")
-				}
+			if shown == len(plan.Rungs) {
+				continue
 			}
+			ready := readyRungs(outDir, plan)
+			if len(ready) <= shown || (shown == 0 && !playableWith(plan, ready)) {
+				continue
+			}
+			variants, err := p.writeMaster(ctx, outDir, plan, ready, false)
+			if err == nil {
+				err = p.cfg.Store.SetPlayable(ctx, v.ID, store.Media{Duration: probe.Duration,
+					Width: probe.Width, Height: probe.Height, Resolution: ready[0].Name, Variants: variants})
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("mark playable", slog.Any("err", err))
+				}
+				continue
+			}
+			if shown == 0 {
+				log.Info("playable", slog.Int("rungs", len(ready)))
+			}
+			shown = len(ready)
 		}
 	}()
 	r := runner{nice: p.nice, stall: p.StallTimeout}
@@ -172,21 +181,38 @@ func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *s
 	return logText, nil
 }
 
-func allFirstSegments(outDir string, plan Plan) bool {
+// readyRungs are the rungs, in plan order, whose playlist lists a segment.
+func readyRungs(outDir string, plan Plan) []Rung {
+	var ready []Rung
 	for _, r := range plan.Rungs {
-		if !firstSegmentReady(outDir, r) {
+		if firstSegmentReady(outDir, r) {
+			ready = append(ready, r)
+		}
+	}
+	return ready
+}
+
+// playableWith reports whether a video may be offered with the ready rungs:
+// every encoded rung has a segment. A copied rung may join later, since its
+// segments end at the source's keyframes, which can be far apart.
+func playableWith(plan Plan, ready []Rung) bool {
+	if len(ready) == 0 {
+		return false
+	}
+	for _, r := range plan.Rungs {
+		if !r.Copy && !slices.ContainsFunc(ready, func(x Rung) bool { return x.Name == r.Name }) {
 			return false
 		}
 	}
 	return true
 }
 
-// writeMaster writes the master playlist. While encoding it states each
-// rung's nominal rate; when final, the rates measured from the segments.
-func (p *Pool) writeMaster(ctx context.Context, outDir string, plan Plan, final bool) ([]store.Variant, error) {
-	vs := make([]variantInfo, len(plan.Rungs))
-	out := make([]store.Variant, len(plan.Rungs))
-	for i, r := range plan.Rungs {
+// writeMaster writes the master playlist of rungs. While encoding it states
+// each rung's nominal rate; when final, the rates measured from the segments.
+func (p *Pool) writeMaster(ctx context.Context, outDir string, plan Plan, rungs []Rung, final bool) ([]store.Variant, error) {
+	vs := make([]variantInfo, len(rungs))
+	out := make([]store.Variant, len(rungs))
+	for i, r := range rungs {
 		vi := variantInfo{Rung: r, Bandwidth: r.Bandwidth(plan.Audio), VideoCodec: segmentCodec(ctx, p.cfg.FFprobe, outDir, r)}
 		if final {
 			if peak, avg, err := measureRung(outDir, r); err == nil && peak > 0 {

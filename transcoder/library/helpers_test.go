@@ -22,7 +22,7 @@ import (
 // testLib is a store over a fresh temporary data folder with the real
 // migrations, an admin, and a library folder.
 type testLib struct {
-	t     *testing.T
+	t     testing.TB
 	st    *store.Store
 	db    *sql.DB // a side connection for fixtures the store has no method for
 	admin int64
@@ -35,7 +35,7 @@ func migrationsDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "migrations")
 }
 
-func newTestLib(t *testing.T) *testLib {
+func newTestLib(t testing.TB) *testLib {
 	t.Helper()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "mika.db")
