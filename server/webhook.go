@@ -81,6 +81,7 @@ type webhookTask struct {
 	VideoTitle string `json:"video_title"`
 	Status     string `json:"status"`
 	Progress   int    `json:"progress"`
+	Attempts   int    `json:"attempts"`
 	CreatedAt  string `json:"created_at"`
 	StartedAt  string `json:"started_at"`
 	FinishedAt string `json:"finished_at"`
@@ -93,7 +94,7 @@ type webhookVideo struct {
 	UserID          int64           `json:"user_id"`
 	Status          int             `json:"status"`
 	TranscodeStatus string          `json:"transcode_status"`
-	Duration        float64         `json:"duration"`
+	Duration        int64           `json:"duration"`
 	Resolution      string          `json:"resolution"`
 	Variants        []store.Variant `json:"variants"`
 	CreatedAt       string          `json:"created_at"`
@@ -194,13 +195,13 @@ func (s *Server) taskEventBody(ctx context.Context, taskID int64) ([]byte, strin
 		return nil, "", errNoEvent
 	}
 	ev := webhookEvent{Event: event, Task: webhookTask{ID: t.ID, VideoID: t.VideoID, VideoTitle: t.VideoTitle,
-		Status: t.Status, Progress: t.Progress, CreatedAt: store.FormatTime(t.CreatedAt),
+		Status: t.Status, Progress: t.Progress, Attempts: t.Attempts, CreatedAt: store.FormatTime(t.CreatedAt),
 		StartedAt: store.FormatTime(t.StartedAt), FinishedAt: store.FormatTime(t.FinishedAt), Error: t.Error}}
 	v, err := s.store.VideoByID(ctx, t.VideoID)
 	switch {
 	case err == nil:
 		ev.Video = &webhookVideo{ID: v.ID, Title: v.Title, UserID: v.UserID, Status: v.Status,
-			TranscodeStatus: v.TranscodeStatus, Duration: v.Duration, Resolution: v.Resolution,
+			TranscodeStatus: v.TranscodeStatus, Duration: seconds(v.Duration), Resolution: v.Resolution,
 			Variants: v.Variants, CreatedAt: store.FormatTime(v.CreatedAt)}
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, "", fmt.Errorf("load video: %w", err)
