@@ -302,7 +302,8 @@ test('a reload in the middle of an upload resumes it', async () => {
   assert((await page.inputValue('.upload-card input[name=title]')) === 'resume test', 'the title was not remembered');
   await page.click('.upload-card button.primary');
   await page.waitForSelector('.upload-card.state-done', { timeout: 30000 });
-  const resumedText = await page.textContent('.upload-card .resumed').catch(() => '');
+  const resumedText = await page.textContent('.upload-card .resumed');
+  assert(/[12]\D+3/.test(resumedText), 'the card does not say what was resumed: ' + resumedText);
   assert(after.length <= 2, `sent ${after.length} chunks after the reload (before it: ${before.length}), want at most 2`);
   assert(!(await page.$('.resume-list')), 'the finished upload is still listed as unfinished');
   await shot('upload-resumed');

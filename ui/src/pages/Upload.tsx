@@ -155,7 +155,7 @@ function UploadCard({ q, it, cats }: { q: UploadQueue; it: UploadItem; cats: Cat
         <p class="upload-title">{it.meta.title}</p>
       )}
       {it.resumable && it.state === 'ready' && <p class="muted">{t('upload.willResume')}</p>}
-      {it.resumedChunks > 0 && it.state !== 'done' && <p class="muted resumed">{t('upload.resumed', { n: it.resumedChunks, total: it.totalChunks })}</p>}
+      {it.resumedChunks > 0 && <p class="muted resumed">{t('upload.resumed', { n: it.resumedChunks, total: it.totalChunks })}</p>}
       {it.state !== 'ready' && (
         <>
           <ProgressBar value={pct} label={`${pct.toFixed(pct < 10 ? 1 : 0)}%`} />
