@@ -721,7 +721,12 @@ func fileSum(h hash.Hash, path string) (string, error) {
 
 // expireIdleUploads deletes uploads without a chunk for uploadIdle.
 func (s *Server) expireIdleUploads(ctx context.Context) error {
-	ids, err := s.store.IdleUploads(ctx, time.Now().Add(-uploadIdle).Unix())
+	return s.expireIdleUploadsBefore(ctx, time.Now().Add(-uploadIdle))
+}
+
+// expireIdleUploadsBefore deletes uploads last touched before cutoff.
+func (s *Server) expireIdleUploadsBefore(ctx context.Context, cutoff time.Time) error {
+	ids, err := s.store.IdleUploads(ctx, cutoff.Unix())
 	if err != nil {
 		return err
 	}

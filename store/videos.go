@@ -189,7 +189,7 @@ type VideoFilter struct {
 	// case-insensitively.
 	Keyword string
 	// ByViews orders most viewed first; otherwise newest first. Ties go to
-	// the higher id.
+	// the higher (newer) id.
 	ByViews       bool
 	Limit, Offset int
 }
@@ -198,8 +198,15 @@ type VideoFilter struct {
 // ones fall back to LIKE (a scan).
 const minTrigram = 3
 
-// where builds the filter's WHERE clause and its arguments.
-func (f VideoFilter) where() (string, []any) {
+// bigResult is the match count above which a keyword page in views order
+// walks the views index and tests each row against the matches, instead of
+// fetching every match and sorting them.
+var bigResult int64 = 2000
+
+// where builds the filter's WHERE clause and its arguments. With probe,
+// a keyword's matches are only tested for membership (the "+" keeps the
+// planner from driving the query by rowid).
+func (f VideoFilter) where(probe bool) (string, []any) {
 	var conds []string
 	var args []any
 	if !f.AnyStatus {
@@ -217,7 +224,11 @@ func (f VideoFilter) where() (string, []any) {
 	}
 	if kw := strings.TrimSpace(f.Keyword); kw != "" {
 		if utf8.RuneCountInString(kw) >= minTrigram {
-			conds = append(conds, "id IN (SELECT rowid FROM videos_fts WHERE videos_fts MATCH ?)")
+			col := "id"
+			if probe {
+				col = "+id"
+			}
+			conds = append(conds, col+" IN (SELECT rowid FROM videos_fts WHERE videos_fts MATCH ?)")
 			args = append(args, ftsPhrase(kw))
 		} else {
 			conds = append(conds, `(title LIKE ? ESCAPE '\' OR description LIKE ? ESCAPE '\' OR tags LIKE ? ESCAPE '\')`)
@@ -241,22 +252,39 @@ func likeEscape(s string) string {
 }
 
 // ListVideos answers a page of videos and the total that match f.
+//
+// "Newest first" is id order: ids are handed out in creation order, so it
+// is created_at order, and every index already ends in the id. That lets a
+// keyword page stream from the search index newest first and stop at the
+// page's end instead of fetching and sorting every match.
 func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64, error) {
-	where, args := f.where()
-	var total int64
-	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM videos"+where, args...).Scan(&total); err != nil {
+	total, err := s.countVideos(ctx, f)
+	if err != nil {
 		return nil, 0, fmt.Errorf("count videos: %w", err)
 	}
 	list := []*Video{}
-	if total == 0 || f.Offset >= int(min(total, 1<<31-1)) {
+	if total == 0 || int64(f.Offset) >= total {
 		return list, total, nil
 	}
-	order := " ORDER BY created_at DESC, id DESC"
-	if f.ByViews {
-		order = " ORDER BY views DESC, id DESC"
+	var q string
+	var args []any
+	if f.searchOnly() && !f.ByViews {
+		q = "SELECT " + prefixed("v", videoColumns) + ` FROM videos_fts f CROSS JOIN videos v ON v.id = f.rowid
+			WHERE videos_fts MATCH ?`
+		args = append(args, ftsPhrase(strings.TrimSpace(f.Keyword)))
+		if !f.AnyStatus {
+			q, args = q+" AND v.status = ?", append(args, f.Status)
+		}
+		q += " ORDER BY f.rowid DESC"
+	} else {
+		var where string
+		where, args = f.where(total > bigResult)
+		q = "SELECT " + videoColumns + " FROM videos" + where + " ORDER BY id DESC"
+		if f.ByViews {
+			q = "SELECT " + videoColumns + " FROM videos" + where + " ORDER BY views DESC, id DESC"
+		}
 	}
-	rows, err := s.read.QueryContext(ctx, "SELECT "+videoColumns+" FROM videos"+where+order+" LIMIT ? OFFSET ?",
-		append(args, f.Limit, f.Offset)...)
+	rows, err := s.read.QueryContext(ctx, q+" LIMIT ? OFFSET ?", append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list videos: %w", err)
 	}
@@ -272,6 +300,49 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 		return nil, 0, fmt.Errorf("list videos: %w", err)
 	}
 	return list, total, nil
+}
+
+// searchOnly reports whether f is a keyword the index can answer, with no
+// user or category filter.
+func (f VideoFilter) searchOnly() bool {
+	return f.UserID == 0 && f.CategoryID == 0 && utf8.RuneCountInString(strings.TrimSpace(f.Keyword)) >= minTrigram
+}
+
+// prefixed qualifies each column of a column list with table alias t.
+func prefixed(t, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = t + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// countVideos counts what f matches. Without filters the per-status
+// counters answer at once; a keyword alone is counted by the search index
+// (joined to the rows only to check their status).
+func (s *Store) countVideos(ctx context.Context, f VideoFilter) (int64, error) {
+	var total int64
+	var q string
+	var args []any
+	switch {
+	case f.UserID == 0 && f.CategoryID == 0 && strings.TrimSpace(f.Keyword) == "":
+		q = "SELECT COALESCE(sum(n), 0) FROM video_status_counts"
+		if !f.AnyStatus {
+			q, args = q+" WHERE status = ?", append(args, f.Status)
+		}
+	case f.searchOnly() && f.AnyStatus:
+		q, args = "SELECT count(*) FROM videos_fts WHERE videos_fts MATCH ?", append(args, ftsPhrase(strings.TrimSpace(f.Keyword)))
+	case f.searchOnly():
+		q = `SELECT count(*) FROM videos_fts f CROSS JOIN videos v ON v.id = f.rowid
+			WHERE videos_fts MATCH ? AND v.status = ?`
+		args = append(args, ftsPhrase(strings.TrimSpace(f.Keyword)), f.Status)
+	default:
+		var where string
+		where, args = f.where(false)
+		q = "SELECT count(*) FROM videos" + where
+	}
+	err := s.read.QueryRowContext(ctx, q, args...).Scan(&total)
+	return total, err
 }
 
 // VideoChanges are the editable fields of a video; nil leaves a field as it is.
