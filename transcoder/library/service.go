@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path"
 	"sync"
 	"time"
@@ -169,8 +170,9 @@ func (s *Service) run(ctx context.Context, w *worker, lib store.Library) {
 	defer close(w.done)
 	log := s.log.With(slog.Int64("library_id", lib.ID))
 	sc := &Scanner{Store: s.cfg.Store, Prober: s.cfg.Prober, Wake: s.cfg.Wake, Log: s.log, StableFor: s.cfg.StableFor}
+	rootInfo, _ := os.Stat(lib.Path)
 	stopWatch := s.watch(ctx, w, &lib, log)
-	defer stopWatch()
+	defer func() { stopWatch() }()
 
 	full := true // every worker starts with a full scan: files may have changed while Mika was down
 	var settleAt time.Time
@@ -179,6 +181,14 @@ func (s *Service) run(ctx context.Context, w *worker, lib store.Library) {
 			full = false
 			s.fullScan(ctx, sc, &lib, log)
 			settleAt = s.nextSettle(ctx, &lib)
+			// A share unmounted and mounted again is a new folder: the old
+			// watches see nothing of it.
+			if fi, err := os.Stat(lib.Path); err == nil && (rootInfo == nil || !os.SameFile(fi, rootInfo)) && ctx.Err() == nil {
+				log.Info("library folder was replaced (remounted?); watching it again", slog.String("path", lib.Path))
+				stopWatch()
+				rootInfo = fi
+				stopWatch = s.watch(ctx, w, &lib, log)
+			}
 		}
 		if ctx.Err() != nil {
 			return

@@ -144,4 +144,23 @@ func TestServiceScanRequestsAndPeriodicScans(t *testing.T) {
 	if n := e.count("SELECT COUNT(*) FROM videos WHERE missing = 1"); n != 0 {
 		t.Fatalf("%d videos missing after a scan of an absent folder", n)
 	}
+
+	// The share comes back as a new folder (a remount): the next scan finds
+	// its files, and the watcher follows the new folder.
+	if err := os.Mkdir(e.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.write("v.mp4", "x")
+	if err := e.st.RequestLibraryScan(ctx, e.lib.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the scan of the remounted folder", func() bool { l := lib(); return l.LastError == "" && l.LastScanAt > 1 })
+	eventually(t, "v.mp4 imported again", func() bool {
+		return e.count("SELECT COUNT(*) FROM library_files WHERE state = 'pending'") == 0 &&
+			e.count("SELECT COUNT(*) FROM library_files WHERE rel_path = 'v.mp4' AND state = 'imported'") == 1
+	})
+	e.write("after-remount.mp4", "y")
+	eventually(t, "the watcher on the remounted folder", func() bool {
+		return e.count("SELECT COUNT(*) FROM library_files WHERE rel_path = 'after-remount.mp4' AND state = 'imported'") == 1
+	})
 }

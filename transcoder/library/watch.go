@@ -55,6 +55,9 @@ func (s *Service) watch(ctx context.Context, w *worker, lib *store.Library, log 
 	addTree := func(dir string) error {
 		return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
+				if p == root {
+					return err
+				}
 				if d != nil && d.IsDir() {
 					return fs.SkipDir
 				}
@@ -67,7 +70,7 @@ func (s *Service) watch(ctx context.Context, w *worker, lib *store.Library, log 
 				return fs.SkipDir
 			}
 			if err := fw.Add(p); err != nil {
-				if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE) {
+				if p == root || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE) {
 					return err
 				}
 				log.Debug("library: cannot watch folder", slog.String("path", p), slog.Any("err", err))
@@ -77,7 +80,11 @@ func (s *Service) watch(ctx context.Context, w *worker, lib *store.Library, log 
 	}
 	if err := addTree(root); err != nil {
 		fw.Close()
-		fallback("too many folders to watch (raise fs.inotify.max_user_watches)", err)
+		why := "cannot watch the library folder"
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE) {
+			why = "too many folders to watch (raise fs.inotify.max_user_watches)"
+		}
+		fallback(why, err)
 		return noop
 	}
 	if err := s.cfg.Store.SetLibraryWatching(ctx, lib.ID, true); err != nil {
