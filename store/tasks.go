@@ -188,15 +188,20 @@ type Media struct {
 	Variants   []Variant
 }
 
-// SetPlayable marks a video playable with its variants while its task still
-// runs, so owner and admins can watch early.
-func (s *Store) SetPlayable(ctx context.Context, videoID int64, m Media) error {
+// SetPlayable marks the video of a running task playable with its variants
+// while the task still runs, so owner and admins can watch early.
+// ErrConflict when the task is no longer processing.
+func (s *Store) SetPlayable(ctx context.Context, taskID int64, m Media) error {
 	variants, _ := json.Marshal(m.Variants)
-	_, err := s.write.ExecContext(ctx, `UPDATE videos SET playable = 1, duration = ?, width = ?, height = ?,
-		resolution = ?, variants = ?, updated_at = ? WHERE id = ?`,
-		m.Duration, m.Width, m.Height, m.Resolution, string(variants), now(), videoID)
+	res, err := s.write.ExecContext(ctx, `UPDATE videos SET playable = 1, duration = ?, width = ?, height = ?,
+		resolution = ?, variants = ?, updated_at = ?
+		WHERE id = (SELECT video_id FROM tasks WHERE id = ? AND status = 'processing')`,
+		m.Duration, m.Width, m.Height, m.Resolution, string(variants), now(), taskID)
 	if err != nil {
 		return fmt.Errorf("set playable: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrConflict
 	}
 	return nil
 }

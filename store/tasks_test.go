@@ -106,7 +106,7 @@ func TestTaskLifecycle(t *testing.T) {
 	if err := s.TaskProgress(ctx, task.ID, 42); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetPlayable(ctx, task.VideoID, Media{Resolution: "720p", Variants: []Variant{{Name: "720p"}}}); err != nil {
+	if err := s.SetPlayable(ctx, task.ID, Media{Resolution: "720p", Variants: []Variant{{Name: "720p"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.FinishTask(ctx, task.ID, TaskEnd{Status: TaskCompleted, HasCover: true, HLSBytes: 10,
@@ -122,6 +122,9 @@ func TestTaskLifecycle(t *testing.T) {
 	}
 	if err := s.CancelTask(ctx, task.ID); !errors.Is(err, ErrConflict) {
 		t.Errorf("cancel completed: %v", err)
+	}
+	if err := s.SetPlayable(ctx, task.ID, Media{}); !errors.Is(err, ErrConflict) {
+		t.Errorf("set playable of a finished task: %v", err)
 	}
 	if err := s.RetryTask(ctx, task.ID); !errors.Is(err, ErrConflict) {
 		t.Errorf("retry completed: %v", err)

@@ -143,8 +143,12 @@ func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *s
 			}
 			variants, err := p.writeMaster(ctx, outDir, plan, ready, false)
 			if err == nil {
-				err = p.cfg.Store.SetPlayable(ctx, v.ID, store.Media{Duration: probe.Duration,
+				err = p.cfg.Store.SetPlayable(ctx, t.ID, store.Media{Duration: probe.Duration,
 					Width: probe.Width, Height: probe.Height, Resolution: ready[0].Name, Variants: variants})
+			}
+			if errors.Is(err, store.ErrConflict) {
+				cancel(errCanceled)
+				return
 			}
 			if err != nil {
 				if ctx.Err() == nil {
