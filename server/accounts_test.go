@@ -84,7 +84,7 @@ func TestRegisterValidation(t *testing.T) {
 		{"taken username other case", with("username", "TAKEN_NAME"), 409, "username"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+		e.run(t, c.name, func(t *testing.T) {
 			res := e.wantError(e.do("POST", "/api/auth/register", c.body, ""), c.code)
 			if res.Errors[c.field] == "" {
 				t.Fatalf("want errors.%s, got %v", c.field, res.Errors)
@@ -321,7 +321,7 @@ func TestBadTokens(t *testing.T) {
 		"tampered claim": good[:len(good)-2] + "xx",
 	}
 	for name, tok := range cases {
-		t.Run(name, func(t *testing.T) {
+		e.run(t, name, func(t *testing.T) {
 			e.wantError(e.do("GET", "/api/user/profile", nil, tok), 401)
 		})
 	}
@@ -378,4 +378,15 @@ func TestGetWithJSONContentType(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+d.Token)
 		e.mustOK(e.serve(req))
 	}
+}
+
+// run runs fn as a subtest and points e's helpers at it, so a failure is
+// reported by the subtest that saw it and the others still run.
+func (e *testEnv) run(t *testing.T, name string, fn func(t *testing.T)) {
+	t.Run(name, func(st *testing.T) {
+		parent := e.t
+		e.t = st
+		defer func() { e.t = parent }()
+		fn(st)
+	})
 }

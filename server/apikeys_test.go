@@ -149,7 +149,7 @@ func TestLegacySignature(t *testing.T) {
 		"sign truncated":     {"X-API-Key": k.APIKey, "X-Timestamp": ts, "X-Sign": legacySign(k, ts)[:40]},
 	}
 	for name, hdr := range cases {
-		t.Run(name, func(t *testing.T) {
+		e.run(t, name, func(t *testing.T) {
 			e.wantError(e.signed("GET", "/api/user/profile", nil, "", hdr), 401)
 		})
 	}
@@ -216,7 +216,7 @@ func TestStrongSignature(t *testing.T) {
 		}(), body},
 	}
 	for _, c := range bad {
-		t.Run(c.name, func(t *testing.T) {
+		e.run(t, c.name, func(t *testing.T) {
 			e.wantError(e.signed("PUT", path, c.body, "application/json", c.hdr), 401)
 		})
 	}

@@ -68,7 +68,7 @@ func TestAvatarUploadRejects(t *testing.T) {
 		{"too large", "file", huge, 413},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+		e.run(t, c.name, func(t *testing.T) {
 			e.wantError(e.uploadAvatar(tok, c.field, c.content), c.code)
 		})
 	}
