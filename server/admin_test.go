@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,7 +31,7 @@ import (
 
 // raw sends a request and answers the recorder, for endpoints that are not
 // enveloped.
-func (e *testEnv) raw(method, path, token string) *httptest.ResponseRecorder {
+func (e *testEnv) adminRaw(method, path, token string) *httptest.ResponseRecorder {
 	e.t.Helper()
 	req := httptest.NewRequest(method, path, nil)
 	req.RemoteAddr = "192.0.2.1:1234"
@@ -356,6 +358,53 @@ func TestSettingsTakeEffectLive(t *testing.T) {
 	}
 	e.mustOK(e.do("GET", "/api/settings/public", nil, ""))
 
+	// Upload cap.
+	upload := func() *response {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("title", "big")
+		fw, _ := mw.CreateFormFile("file", "big.mp4")
+		fw.Write(make([]byte, 3<<20))
+		mw.Close()
+		req := httptest.NewRequest("POST", "/api/videos/upload", &buf)
+		req.RemoteAddr = "192.0.2.1:1234"
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+admin)
+		return e.serve(req)
+	}
+	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"max_upload_bytes": 1 << 20}, admin))
+	e.wantError(upload(), 413)
+	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"max_upload_bytes": 0}, admin))
+	e.mustOK(upload())
+
+	// auto_publish decides what a finished transcode does to its video.
+	ctx := context.Background()
+	for _, c := range []struct {
+		auto bool
+		want int
+	}{{false, store.VideoHidden}, {true, store.VideoPublished}} {
+		e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"auto_publish": c.auto}, admin))
+		v, taskID, err := e.store.CreateVideo(ctx, store.NewVideo{UserID: 1, Title: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			claimed, err := e.store.ClaimTask(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if claimed.ID == taskID {
+				break
+			}
+		}
+		if err := e.store.FinishTask(ctx, taskID, store.TaskEnd{Status: store.TaskCompleted}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.store.VideoByID(ctx, v.ID); got.Status != c.want {
+			t.Fatalf("auto_publish %v: status %d", c.auto, got.Status)
+		}
+	}
+
 	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"register_mode": "closed"}, admin))
 	e.wantError(e.do("POST", "/api/auth/register", map[string]any{"username": "newbie", "password": "password123", "email": "n@example.com"}, ""), 403)
 	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"register_mode": "open"}, admin))
@@ -525,7 +574,7 @@ func TestBackupUnderConcurrentWrites(t *testing.T) {
 	for wrote.Load() < 20 {
 		time.Sleep(time.Millisecond)
 	}
-	rec := e.raw("GET", "/api/admin/backup", root)
+	rec := e.adminRaw("GET", "/api/admin/backup", root)
 	cancel()
 	<-done
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/octet-stream" {
@@ -567,7 +616,7 @@ func TestMetrics(t *testing.T) {
 	e.mustOK(e.do("GET", "/api/settings/public", nil, ""))
 	e.mustOK(e.do("GET", "/api/settings/public", nil, ""))
 	e.wantError(e.do("GET", "/api/nothing-here", nil, ""), 404)
-	rec := e.raw("GET", "/metrics", "")
+	rec := e.adminRaw("GET", "/metrics", "")
 	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain; version=0.0.4") {
 		t.Fatalf("metrics %d %s", rec.Code, rec.Header().Get("Content-Type"))
 	}
@@ -600,7 +649,7 @@ func TestMetrics(t *testing.T) {
 
 func TestOpenAPIMatchesRouter(t *testing.T) {
 	e := newTestEnv(t)
-	rec := e.raw("GET", "/api/openapi.json", "")
+	rec := e.adminRaw("GET", "/api/openapi.json", "")
 	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
 		t.Fatalf("openapi.json %d", rec.Code)
 	}
