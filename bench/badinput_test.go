@@ -123,6 +123,7 @@ type sweep struct {
 	fails   []string
 	nFails  int
 	seen    map[route]int
+	status  map[route]map[int]int
 }
 
 func (s *sweep) fail(c sweepCase, r *Resp, why string) {
@@ -143,6 +144,12 @@ func (s *sweep) check(c sweepCase, r *Resp, err error) {
 	s.n.Add(1)
 	s.mu.Lock()
 	s.seen[c.route]++
+	if err == nil {
+		if s.status[c.route] == nil {
+			s.status[c.route] = map[int]int{}
+		}
+		s.status[c.route][r.Status]++
+	}
 	s.mu.Unlock()
 	if err != nil {
 		s.fail(c, nil, "transport error: "+err.Error())
@@ -288,7 +295,7 @@ func snapshot(t *testing.T, root, skip string) map[string]bool {
 // may never be served.
 func TestBadInput(t *testing.T) {
 	e := newEnv(t)
-	s := &sweep{e: e, marker: fmt.Sprintf("mika-evil-%d", time.Now().UnixNano()), seen: map[route]int{}}
+	s := &sweep{e: e, marker: fmt.Sprintf("mika-evil-%d", time.Now().UnixNano()), seen: map[route]int{}, status: map[route]map[int]int{}}
 	routes := readRoutes(t)
 
 	// Real things for the handlers to chew on.
@@ -514,6 +521,9 @@ func TestBadInput(t *testing.T) {
 	for _, rt := range routes {
 		if s.seen[rt] == 0 {
 			t.Errorf("route %s %s was not swept", rt.Method, rt.Pattern)
+		}
+		if testing.Verbose() {
+			t.Logf("%-6s %-36s %v", rt.Method, rt.Pattern, s.status[rt])
 		}
 	}
 	if s.nFails > 0 {
@@ -752,7 +762,7 @@ func TestSweepCheck(t *testing.T) {
 		{"/covers/x", raw(200, "root:x:0:0:root:/root:/bin/bash"), true},
 		{"/videos/1/x.ts", raw(200, "\x47\x40\x00"), false},
 	} {
-		s := &sweep{e: e, seen: map[route]int{}}
+		s := &sweep{e: e, seen: map[route]int{}, status: map[route]map[int]int{}}
 		s.check(sweepCase{method: "GET", target: c.target}, c.r, nil)
 		if got := s.nFails > 0; got != c.bad {
 			t.Errorf("%s answered %d %q: flagged %v, want %v (%v)", c.target, c.r.Status, c.r.Body, got, c.bad, s.fails)
