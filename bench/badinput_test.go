@@ -354,6 +354,13 @@ func TestBadInput(t *testing.T) {
 	}
 	r, err = userC.JSON(http.MethodPost, "/api/user/api-keys", map[string]any{"name": "sweep"})
 	idOf(r, err, "key", "id")
+	var key struct {
+		APIKey    string `json:"api_key"`
+		SecretKey string `json:"secret_key"`
+	}
+	if err == nil && r.OK() == nil {
+		r.Into(&key)
+	}
 	r, err = e.admin.JSON(http.MethodPost, "/api/admin/libraries", map[string]any{"path": filepath.Join(e.root, "lib"), "category_id": 0})
 	idOf(r, err, "library", "id")
 	t.Logf("real ids: %v, play_url %q", ids, playURL)
@@ -392,7 +399,10 @@ func TestBadInput(t *testing.T) {
 	before := snapshot(t, e.root, e.data)
 	var cases []sweepCase
 	add := func(rt route, method, target, token string, hdr [][2]string, body []byte, what string) {
-		h := [][2]string{{"X-Forwarded-For", ""}}
+		h := [][2]string{{"X-Forwarded-For", ""}} // filled with a fresh address when sent
+		if slices.ContainsFunc(hdr, func(kv [2]string) bool { return kv[0] == "X-Forwarded-For" }) {
+			h = nil
+		}
 		if token != "" {
 			h = append(h, [2]string{"Authorization", "Bearer " + token})
 		}
@@ -406,6 +416,27 @@ func TestBadInput(t *testing.T) {
 		return strings.ReplaceAll(p, "*", rest)
 	}
 	values := jsonValues(s.marker)
+	// A real API key with wrong signatures, stale or future timestamps,
+	// bad and replayed nonces; and forged client addresses.
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	authVariants := [][][2]string{
+		nil,
+		{{"Authorization", "Bearer garbage"}},
+		{{"Authorization", "Bearer " + strings.Repeat("x", 8000)}},
+		{{"Authorization", "Bearer \xff\xfe.\xff.\xff"}},
+		{{"Authorization", "Basic YWRtaW46YWRtaW4="}},
+		{{"Authorization", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."}},
+		{{"X-API-Key", "nokey"}, {"X-Timestamp", "1e309"}, {"X-Sign", "zz"}},
+		{{"X-API-Key", "\xff"}, {"X-Timestamp", "-1"}, {"X-Sign", ""}, {"X-Nonce", strings.Repeat("n", 1000)}},
+		{{"X-API-Key", "nokey"}, {"X-Timestamp", "99999999999999999999"}, {"X-Sign", strings.Repeat("0", 64)}, {"X-Nonce", "short"}},
+		{{"X-API-Key", key.APIKey}, {"X-Timestamp", now}, {"X-Sign", strings.Repeat("0", 64)}},
+		{{"X-API-Key", key.APIKey}, {"X-Timestamp", "1"}, {"X-Sign", SHA256([]byte(key.APIKey + "1" + key.SecretKey))}},
+		{{"X-API-Key", key.APIKey}, {"X-Timestamp", now}, {"X-Sign", "\xff\xfe"}, {"X-Nonce", "0123456789abcdef\xff"}},
+		{{"X-API-Key", key.APIKey}, {"X-Timestamp", now}, {"X-Sign", strings.Repeat("a", 64)}, {"X-Nonce", "0123456789abcdef"}},
+		{{"X-API-Key", key.APIKey}, {"X-Timestamp", now + ".5"}, {"X-Sign", SHA256([]byte(key.APIKey + now + key.SecretKey))}},
+		{{"X-Forwarded-For", "\xff, not-an-ip, 999.1.1.1, ::::, 10.0.0.1%eth0"}},
+		{{"X-Forwarded-For", strings.Repeat("1.2.3.4, ", 2000)}},
+	}
 	for _, rt := range routes {
 		p := rt.Pattern
 		if p == "/*" || p == "/videos/{id}/*" || p == "/covers/{name}" || p == "/avatars/{name}" {
@@ -413,18 +444,8 @@ func TestBadInput(t *testing.T) {
 		}
 		tok := tokenFor(p)
 		good := fill(p, realID(p), ids["upload"], "x")
-		// Who is asking: nobody, garbage tokens, garbage API key signatures.
-		for _, h := range [][][2]string{
-			nil,
-			{{"Authorization", "Bearer garbage"}},
-			{{"Authorization", "Bearer " + strings.Repeat("x", 8000)}},
-			{{"Authorization", "Bearer \xff\xfe.\xff.\xff"}},
-			{{"Authorization", "Basic YWRtaW46YWRtaW4="}},
-			{{"Authorization", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."}},
-			{{"X-API-Key", "nokey"}, {"X-Timestamp", "1e309"}, {"X-Sign", "zz"}},
-			{{"X-API-Key", "\xff"}, {"X-Timestamp", "-1"}, {"X-Sign", ""}, {"X-Nonce", strings.Repeat("n", 1000)}},
-			{{"X-API-Key", "nokey"}, {"X-Timestamp", "99999999999999999999"}, {"X-Sign", strings.Repeat("0", 64)}, {"X-Nonce", "short"}},
-		} {
+		// Who is asking: nobody, garbage tokens, bad API key signatures.
+		for _, h := range authVariants {
 			add(rt, rt.Method, good, "", h, nil, "auth variant")
 		}
 		// Bad ids in the path.
