@@ -404,17 +404,19 @@ func (sc *Scanner) importFile(ctx context.Context, lib *store.Library, row *stor
 
 // categoryFor is the category of a file: that of the nearest enclosing
 // folder named like an existing category (case-insensitive), else the
-// library's own.
+// library's own if it still exists, else none.
 func categoryFor(libCategory int64, rel string, cats []*store.Category) int64 {
-	if len(cats) == 0 {
-		return libCategory
-	}
 	byName := make(map[string]int64, len(cats)) // the oldest category of a name wins
+	libExists := false
 	for _, c := range cats {
 		k := strings.ToLower(c.Name)
 		if id, ok := byName[k]; !ok || c.ID < id {
 			byName[k] = c.ID
 		}
+		libExists = libExists || c.ID == libCategory
+	}
+	if !libExists {
+		libCategory = 0
 	}
 	for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
 		if id, ok := byName[strings.ToLower(path.Base(dir))]; ok {

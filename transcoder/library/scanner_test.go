@@ -278,7 +278,7 @@ func TestScanLibrary(t *testing.T) {
 }
 
 func TestCategoryFor(t *testing.T) {
-	cats := []*store.Category{{ID: 1, Name: "Movies"}, {ID: 3, Name: "kids"}, {ID: 2, Name: "Kids"}, {ID: 4, Name: "动画"}}
+	cats := []*store.Category{{ID: 1, Name: "Movies"}, {ID: 3, Name: "kids"}, {ID: 2, Name: "Kids"}, {ID: 4, Name: "动画"}, {ID: 9, Name: "Library"}}
 	tests := []struct {
 		rel  string
 		want int64
@@ -294,6 +294,13 @@ func TestCategoryFor(t *testing.T) {
 		if got := categoryFor(9, tt.rel, cats); got != tt.want {
 			t.Errorf("categoryFor(%q) = %d, want %d", tt.rel, got, tt.want)
 		}
+	}
+	// The library's category was deleted: none rather than a dangling id.
+	if got := categoryFor(7, "a.mp4", cats); got != 0 {
+		t.Errorf("deleted library category gave %d", got)
+	}
+	if got := categoryFor(0, "Movies/a.mp4", nil); got != 0 {
+		t.Errorf("no categories gave %d", got)
 	}
 }
 

@@ -94,10 +94,13 @@ func CleanTitle(name string) string {
 	title = strings.ReplaceAll(title, "()", "")
 	title = strings.Join(strings.Fields(title), " ")
 	if title == "" {
-		title = strings.TrimSpace(base)
+		title = strings.Join(strings.Fields(base), " ")
+	}
+	if title == "" {
+		title = "Untitled" // a file named only with spaces
 	}
 	if utf8.RuneCountInString(title) > maxTitle {
-		title = string([]rune(title)[:maxTitle])
+		title = strings.TrimSpace(string([]rune(title)[:maxTitle]))
 	}
 	return title
 }

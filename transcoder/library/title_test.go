@@ -1,6 +1,10 @@
 package library
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 func TestCleanTitle(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -22,6 +26,7 @@ func TestCleanTitle(t *testing.T) {
 		{"holiday_video.MOV", "holiday video"},
 		{"noext", "noext"},
 		{"A  lot   of    spaces.mp4", "A lot of spaces"},
+		{" ", "Untitled"},
 		{"示例视频.mp4", "示例视频"},
 		{"Movie.h265.mkv", "Movie"},
 		{"Movie.x264-GROUP.mkv", "Movie"},
@@ -42,4 +47,26 @@ func TestCleanTitleLength(t *testing.T) {
 	if got := []rune(CleanTitle(long + ".mp4")); len(got) != maxTitle {
 		t.Fatalf("title of %d runes, want %d", len(got), maxTitle)
 	}
+	spaced := strings.Repeat("a", maxTitle-1) + " b.mp4"
+	if got := CleanTitle(spaced); got != strings.Repeat("a", maxTitle-1) {
+		t.Fatalf("cut title ends %q", got[len(got)-3:])
+	}
+}
+
+func FuzzCleanTitle(f *testing.F) {
+	for _, s := range []string{"Movie.Name.2019.1080p.BluRay.x264-YTS.mkv", "[A] b - 01 [720p].mkv", "", ".", "x264", "(2019)", "a-b-c-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		got := CleanTitle(name)
+		if utf8.ValidString(name) && !utf8.ValidString(got) {
+			t.Fatalf("CleanTitle(%q) = %q is not valid UTF-8", name, got)
+		}
+		if n := utf8.RuneCountInString(got); n > maxTitle {
+			t.Fatalf("CleanTitle(%q) has %d runes", name, n)
+		}
+		if got == "" || got != strings.TrimSpace(got) || strings.Contains(got, "  ") {
+			t.Fatalf("CleanTitle(%q) = %q: empty or badly spaced", name, got)
+		}
+	})
 }
