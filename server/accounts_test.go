@@ -12,7 +12,11 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
 )
+
+// Hashing at bcrypt's default cost would dominate the package's test time.
+func init() { passwordCost = bcrypt.MinCost }
 
 func TestSetupCreatesFirstAdminOnce(t *testing.T) {
 	e := newTestEnv(t)
