@@ -27,6 +27,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"mika/store"
+	"mika/store/media"
 )
 
 // raw sends a request and answers the recorder, for endpoints that are not
@@ -818,4 +819,97 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	if len(bodies) != 0 {
 		t.Fatal("delivered with the webhook off")
 	}
+}
+
+// newFuzzEnv is newTestEnv for a fuzz target, whose iterations share one
+// server; each iteration sets e.t to its own T.
+func newFuzzEnv(f *testing.F) *testEnv {
+	d, err := media.New(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := d.Init(); err != nil {
+		f.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), d.DB(), os.DirFS(migrationsDir(f)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	set := st.Settings()
+	set.RateLimitRPS, set.RateLimitBurst = 0, 0
+	if err := st.SaveSettings(context.Background(), set); err != nil {
+		f.Fatal(err)
+	}
+	fake := &fakeTranscoder{}
+	srv, err := New(context.Background(), Config{Store: st, Data: d, Transcoder: fake})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return &testEnv{srv: srv, store: st, data: d, fake: fake}
+}
+
+// FuzzUpdateSettings: whatever the body, a settings PUT answers 200 or 400
+// in the envelope, and what it stores passes its own validation again.
+func FuzzUpdateSettings(f *testing.F) {
+	for _, seed := range []string{`{"site_name":"x"}`, `{"ladder":[720,480]}`, `{"ladder":[1e3]}`, `{"rate_limit_rps":5}`,
+		`{"hwaccel":"none","video_preset":"slow"}`, `{"webhook_url":"http://[::1]:1/x"}`, `[]`, `{"a":{"b":1}}`, `{"max_upload_bytes":9223372036854775807}`} {
+		f.Add(seed)
+	}
+	e := newFuzzEnv(f)
+	var admin string
+	f.Fuzz(func(t *testing.T, body string) {
+		e.t = t
+		if admin == "" {
+			_, admin = e.createUser("root", true)
+		}
+		res := e.do("PUT", "/api/admin/settings", body, admin)
+		if res.Status != 200 && res.Status != 400 && res.Status != 413 {
+			t.Fatalf("%q answered %d %s", body, res.Status, res.Message)
+		}
+		set := e.store.Settings()
+		b, _ := json.Marshal(set)
+		var all map[string]json.RawMessage
+		json.Unmarshal(b, &all)
+		delete(all, "webhook_secret")
+		for k, raw := range all {
+			if why := settingRules[k](raw, &store.Settings{}, e.srv.hwAccels()); why != "" {
+				t.Fatalf("%q stored a bad %s=%s: %s", body, k, raw, why)
+			}
+		}
+		if set.RateLimitRPS != 0 || set.RateLimitBurst != 0 {
+			set.RateLimitRPS, set.RateLimitBurst = 0, 0
+			if err := e.store.SaveSettings(context.Background(), set); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzStatsRange: any query is a range of 1–366 days or a 400.
+func FuzzStatsRange(f *testing.F) {
+	for _, seed := range []string{"", "start_date=2024-01-01", "start_date=2024-01-01&end_date=2024-12-31",
+		"end_date=2024-02-29", "start_date=0001-01-01&end_date=9999-12-31", "start_date=%00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.URL.RawQuery = query
+		days, err := statsRange(r)
+		if err != nil {
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Code != 400 || len(ae.Errors) == 0 {
+				t.Fatalf("%q: %v", query, err)
+			}
+			return
+		}
+		if len(days) < 1 || len(days) > maxStatsDays {
+			t.Fatalf("%q: %d days", query, len(days))
+		}
+		for i := 1; i < len(days); i++ {
+			if days[i] <= days[i-1] {
+				t.Fatalf("%q: days out of order at %d: %v", query, i, days[i-1:i+1])
+			}
+		}
+	})
 }
