@@ -78,8 +78,20 @@ func TestServiceWatchesLibrary(t *testing.T) {
 		v, err := e.st.VideoByID(ctx, gone)
 		return err == nil && v.Missing
 	})
-	if n := e.count("SELECT COUNT(*) FROM videos"); n != 3 || wakes.Load() != 3 {
-		t.Fatalf("%d videos and %d wakes, want 3 and 3", n, wakes.Load())
+	// A whole folder renamed: its videos follow, and the new folder is watched.
+	nested := e.file("New/Deeper/nested.mp4").VideoID
+	if err := os.Rename(e.path("New/Deeper"), e.path("Renamed")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the folder rename to be followed", func() bool {
+		v, err := e.st.VideoByID(ctx, nested)
+		return err == nil && v.SourcePath == filepath.Join(e.root, "Renamed", "nested.mp4") && !v.Missing
+	})
+	e.write("Renamed/fourth.mp4", "four")
+	eventually(t, "a file in the renamed folder to be imported", videoOf("Renamed/fourth.mp4"))
+
+	if n := e.count("SELECT COUNT(*) FROM videos"); n != 4 || wakes.Load() != 4 {
+		t.Fatalf("%d videos and %d wakes, want 4 and 4", n, wakes.Load())
 	}
 
 	// Deleting the library stops its worker.
