@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -49,6 +50,7 @@ func TestCreatedByDayGroupsByLocalDay(t *testing.T) {
 		{"2024-03-01", 0}, {"2024-03-01", 23},
 		{"2024-03-31", 12}, // DST switch in Europe
 		{"2024-03-31", 1},
+		{"2024-03-31", 22}, // 23:00 where the day is 23 hours long
 		{"2024-04-02", 12},
 		{"2024-04-03", 0}, // after the range
 	}
@@ -62,7 +64,7 @@ func TestCreatedByDayGroupsByLocalDay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := map[string]int64{"2024-03-01": 2, "2024-03-31": 2, "2024-04-02": 1}
+	want := map[string]int64{"2024-03-01": 2, "2024-03-31": 3, "2024-04-02": 1}
 	for _, fn := range []func(context.Context, string, string) (map[string]int64, error){s.NewUsersByDay, s.NewVideosByDay} {
 		got, err := fn(ctx, "2024-03-01", "2024-04-02")
 		if err != nil {
@@ -79,6 +81,24 @@ func TestCreatedByDayGroupsByLocalDay(t *testing.T) {
 	}
 	if _, err := s.NewUsersByDay(ctx, "2024-13-01", "2024-04-02"); err == nil {
 		t.Fatal("a bad date must fail")
+	}
+}
+
+// TestCreatedByDayInDSTZones runs the day grouping again in zones with a
+// daylight saving switch inside the seeded range.
+func TestCreatedByDayInDSTZones(t *testing.T) {
+	if os.Getenv("MIKA_STATS_TZ_CHILD") != "" {
+		t.Skip("running as the child")
+	}
+	for _, tz := range []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe"} {
+		if _, err := time.LoadLocation(tz); err != nil {
+			t.Skipf("no time zone data: %v", err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCreatedByDayGroupsByLocalDay$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "TZ="+tz, "MIKA_STATS_TZ_CHILD=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("TZ=%s: %v\n%s", tz, err, out)
+		}
 	}
 }
 
