@@ -188,7 +188,7 @@ func (s *Server) hashBody(r *http.Request) ([]byte, error) {
 	if !isUploadBody(r) {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
 		if err != nil {
-			return nil, fmt.Errorf("read body: %w", err)
+			return nil, errBadRequest("could not read the request body", map[string]string{"body": "could not be read"})
 		}
 		if len(b) > maxJSONBody {
 			return nil, errBodyTooLarge

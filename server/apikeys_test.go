@@ -9,10 +9,14 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"mika/store"
+	"mika/store/media"
 )
 
 // apiKeyPair is a key as the create answer shows it.
@@ -330,4 +334,59 @@ func TestSignReferenceVector(t *testing.T) {
 	if got := q.sign(); got != want || strongSign(k, "POST", "/api/x", "1704067200", "abcdefghijklmnop", []byte(`{"a":1}`)) != want {
 		t.Fatalf("strong %s != %s", got, want)
 	}
+}
+
+// BenchmarkAuth measures authenticating GET /api/user/profile end to end
+// with each credential form.
+func BenchmarkAuth(b *testing.B) {
+	d, err := media.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.Init()
+	st, err := store.Open(context.Background(), d.DB(), os.DirFS(migrationsDir(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	set := st.Settings()
+	set.RateLimitRPS, set.RateLimitBurst = 0, 0
+	st.SaveSettings(context.Background(), set)
+	srv, err := New(context.Background(), Config{Store: st, Data: d, Transcoder: &fakeTranscoder{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, _ := st.CreateUser(context.Background(), store.NewUser{Username: "alice", PasswordHash: "x"})
+	tok, _, _ := srv.issueToken(u)
+	k, _ := st.CreateAPIKey(context.Background(), u.ID, "", "benchkey", "benchsecret")
+	pair := apiKeyPair{APIKey: k.APIKey, SecretKey: k.SecretKey}
+	run := func(b *testing.B, hdr func(i int) map[string]string) {
+		for i := 0; b.Loop(); i++ {
+			req := httptest.NewRequest("GET", "/api/user/profile", nil)
+			for k, v := range hdr(i) {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+		}
+	}
+	b.Run("bearer", func(b *testing.B) {
+		run(b, func(int) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} })
+	})
+	b.Run("legacy", func(b *testing.B) {
+		run(b, func(int) map[string]string {
+			ts := unixNow()
+			return map[string]string{"X-API-Key": pair.APIKey, "X-Timestamp": ts, "X-Sign": legacySign(pair, ts)}
+		})
+	})
+	b.Run("nonce", func(b *testing.B) {
+		run(b, func(i int) map[string]string {
+			ts, nonce := unixNow(), fmt.Sprintf("bench-nonce-%08d", i)
+			return map[string]string{"X-API-Key": pair.APIKey, "X-Timestamp": ts, "X-Nonce": nonce,
+				"X-Sign": strongSign(pair, "GET", "/api/user/profile", ts, nonce, nil)}
+		})
+	})
 }
