@@ -230,6 +230,19 @@ test('library finds the video by a Chinese keyword typed in', async () => {
   await page.fill('input.search', '测试视');
   await page.waitForURL((u) => new URL(u).searchParams.get('q') === '测试视');
   await page.waitForSelector(`.video-card[href="/watch/${state.videoId}"]`);
+  // While an input method composes (pinyin "ce shi"), nothing is searched;
+  // the committed word is.
+  await page.fill('input.search', '');
+  await waitFor('no q in the URL', async () => !(await page.evaluate(() => new URLSearchParams(location.search).has('q'))), 5000, 100);
+  await page.focus('input.search');
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Input.imeSetComposition', { text: 'ce shi', selectionStart: 6, selectionEnd: 6 });
+  await sleep(800);
+  assert(!new URL(page.url()).searchParams.has('q'), 'searched while composing: ' + page.url());
+  await cdp.send('Input.insertText', { text: '测试' });
+  await waitFor('q=测试 in the URL', async () => (await page.evaluate(() => new URLSearchParams(location.search).get('q'))) === '测试', 5000, 100)
+    .catch(async (e) => { throw new Error(e.message + ' (at ' + (await page.evaluate(() => location.href)) + ')'); });
+  await cdp.detach();
   await page.fill('input.search', 'no-such-video-zzz');
   await page.waitForSelector('.empty');
   await page.reload();
@@ -357,6 +370,27 @@ test('invites: a fresh code, shown with a copy button', async () => {
   await page.waitForSelector('.invite-code');
   const code = await page.textContent('.invite-code');
   await page.waitForSelector(`td code >> text=${code}`);
+});
+
+test('libraries: a bad path is refused next to the field; a real folder is added, scanned and removed', async () => {
+  await page.goto(origin + '/admin/libraries');
+  await page.fill('.library-form input[name=path]', join(tmp, 'no-such-folder'));
+  await page.click('.library-form button[type=submit]');
+  await page.waitForSelector('.library-form .field.has-error input[name=path]');
+  const folder = join(tmp, 'nas-movies');
+  mkdirSync(folder, { recursive: true });
+  await page.fill('.library-form input[name=path]', folder);
+  await page.click('.library-form button[type=submit]');
+  await page.waitForSelector(`.library-row code.path >> text="${folder}"`);
+  await page.click('.library-row .actions button >> nth=0');
+  await waitFor('the scan to be recorded', async () => {
+    const text = await page.textContent('.library-row');
+    return !/扫描中/.test(text) && !/从未/.test(text);
+  }, 20000, 500);
+  await shot('admin-libraries');
+  await page.click('.library-row .actions button.danger');
+  await page.click('.library-row .confirm button.danger');
+  await page.waitForSelector('.libraries .empty');
 });
 
 test('phone width: the library and admin fit 375 px', async () => {

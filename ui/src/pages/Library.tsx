@@ -89,39 +89,54 @@ export function VideoCard({ v }: { v: Video }) {
  * Chinese word before it sends anything. */
 export function SearchBox({ value, onSearch, delay = 300 }: { value: string; onSearch: (v: string) => void; delay?: number }) {
   const [text, setText] = useState(value);
+  const input = useRef<HTMLInputElement>(null);
   const composing = useRef(false);
   const timer = useRef<ReturnType<typeof setTimeout>>();
+  const latest = useRef({ value, onSearch });
+  latest.current = { value, onSearch };
   useEffect(() => setText(value), [value]);
   const schedule = (v: string) => {
     clearTimeout(timer.current);
     timer.current = setTimeout(() => {
-      if (v.trim() !== value) onSearch(v.trim());
+      if (v.trim() !== latest.current.value) latest.current.onSearch(v.trim());
     }, delay);
   };
-  useEffect(() => () => clearTimeout(timer.current), []);
+  useEffect(() => {
+    // Composition events have no on* property, so Preact cannot bind them
+    // by name: listen directly.
+    const el = input.current!;
+    const start = () => {
+      composing.current = true;
+      clearTimeout(timer.current);
+    };
+    const end = () => {
+      composing.current = false;
+      setText(el.value);
+      schedule(el.value);
+    };
+    el.addEventListener('compositionstart', start);
+    el.addEventListener('compositionend', end);
+    return () => {
+      el.removeEventListener('compositionstart', start);
+      el.removeEventListener('compositionend', end);
+      clearTimeout(timer.current);
+    };
+  }, []);
   return (
     <input
+      ref={input}
       type="search"
       class="search"
       placeholder={t('library.search')}
       aria-label={t('library.search')}
       value={text}
-      onCompositionStart={() => {
-        composing.current = true;
-      }}
-      onCompositionEnd={(e) => {
-        composing.current = false;
-        const v = e.currentTarget.value;
-        setText(v);
-        schedule(v);
-      }}
       onInput={(e) => {
         const v = e.currentTarget.value;
         setText(v);
         if (!composing.current && !(e as InputEvent).isComposing) schedule(v);
       }}
       onKeyDown={(e) => {
-        if (e.key === 'Enter' && !composing.current) {
+        if (e.key === 'Enter' && !composing.current && !e.isComposing) {
           clearTimeout(timer.current);
           onSearch(text.trim());
         }
