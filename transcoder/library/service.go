@@ -24,7 +24,14 @@ type Config struct {
 	StableFor time.Duration
 	Poll      time.Duration // how often the libraries table is read (scan requests, new libraries); 0: 1 s
 	Debounce  time.Duration // quiet time after a change before the light rescan; 0: 2 s
+	// MaxWatchedFolders caps the folders watched per library (each costs
+	// an inotify watch and kernel memory); a larger library relies on its
+	// periodic scans. 0: DefaultMaxWatchedFolders.
+	MaxWatchedFolders int
 }
+
+// DefaultMaxWatchedFolders is the default cap on watched folders per library.
+const DefaultMaxWatchedFolders = 50000
 
 // Service keeps every library up to date: one worker per library runs a
 // full scan at start, on request ("scan now" sets scan_requested_at in the
@@ -74,6 +81,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.StableFor <= 0 {
 		cfg.StableFor = DefaultStableFor
+	}
+	if cfg.MaxWatchedFolders <= 0 {
+		cfg.MaxWatchedFolders = DefaultMaxWatchedFolders
 	}
 	return &Service{cfg: cfg, log: cfg.Log, workers: map[int64]*worker{}}
 }

@@ -23,10 +23,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func startService(t *testing.T, e *testLib, wakes *atomic.Int64) *Service {
+func startService(t *testing.T, e *testLib, wakes *atomic.Int64, maxFolders ...int) *Service {
 	t.Helper()
 	s := New(Config{Store: e.st, Prober: anyVideo{}, Wake: func() { wakes.Add(1) },
 		StableFor: 300 * time.Millisecond, Poll: 50 * time.Millisecond, Debounce: 100 * time.Millisecond})
+	if len(maxFolders) > 0 {
+		s.cfg.MaxWatchedFolders = maxFolders[0]
+	}
 	s.Start(context.Background())
 	t.Cleanup(s.Shutdown)
 	return s
@@ -174,5 +177,33 @@ func TestServiceScanRequestsAndPeriodicScans(t *testing.T) {
 	e.write("after-remount.mp4", "y")
 	eventually(t, "the watcher on the remounted folder", func() bool {
 		return e.count("SELECT COUNT(*) FROM library_files WHERE rel_path = 'after-remount.mp4' AND state = 'imported'") == 1
+	})
+}
+
+// TestServiceFallsBackToPeriodicScans: a library that cannot be watched
+// (here: more folders than the cap) says so, and its periodic scans still
+// see changes.
+func TestServiceFallsBackToPeriodicScans(t *testing.T) {
+	e := newTestLib(t)
+	e.write("a/one.mp4", "one")
+	e.write("b/two.mp4", "two")
+	var wakes atomic.Int64
+	startService(t, e, &wakes, 2) // root, a, b: one too many
+	ctx := context.Background()
+	eventually(t, "both files imported", func() bool {
+		return e.count("SELECT COUNT(*) FROM library_files WHERE state = 'imported'") == 2
+	})
+	l, err := e.st.LibraryByID(ctx, e.lib.ID)
+	if err != nil || l.Watching {
+		t.Fatalf("library %+v %v: want watching false", l, err)
+	}
+	e.write("c/three.mp4", "three")
+	time.Sleep(500 * time.Millisecond)
+	if n := e.count("SELECT COUNT(*) FROM library_files WHERE rel_path = 'c/three.mp4'"); n != 0 {
+		t.Fatal("an unwatched library saw a change without a scan")
+	}
+	e.exec("UPDATE libraries SET last_scan_at = 1, scan_interval_minutes = 1")
+	eventually(t, "the periodic scan to import the new file", func() bool {
+		return e.count("SELECT COUNT(*) FROM library_files WHERE rel_path = 'c/three.mp4' AND state = 'imported'") == 1
 	})
 }

@@ -16,6 +16,8 @@ import (
 	"mika/store"
 )
 
+var errTooManyFolders = errors.New("too many folders to watch")
+
 // maxDebounceFactor bounds how long a steady stream of changes can delay
 // the light rescan: at most this many Debounce periods after the first.
 const maxDebounceFactor = 10
@@ -50,8 +52,9 @@ func (s *Service) watch(ctx context.Context, w *worker, lib *store.Library, log 
 		return noop
 	}
 	root := lib.Path
-	// addTree watches dir and every folder below it. It fails only when the
-	// system refuses more watches.
+	watched := 0
+	// addTree watches dir and every folder below it. It fails when the
+	// system refuses more watches or the library has too many folders.
 	addTree := func(dir string) error {
 		return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -69,6 +72,10 @@ func (s *Service) watch(ctx context.Context, w *worker, lib *store.Library, log 
 			if p != root && skipName(d.Name()) {
 				return fs.SkipDir
 			}
+			if watched >= s.cfg.MaxWatchedFolders {
+				return errTooManyFolders
+			}
+			watched++
 			if err := fw.Add(p); err != nil {
 				if p == root || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE) {
 					return err
@@ -81,8 +88,11 @@ func (s *Service) watch(ctx context.Context, w *worker, lib *store.Library, log 
 	if err := addTree(root); err != nil {
 		fw.Close()
 		why := "cannot watch the library folder"
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE) {
-			why = "too many folders to watch (raise fs.inotify.max_user_watches)"
+		switch {
+		case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE):
+			why = "the system's watch limit is reached (raise fs.inotify.max_user_watches)"
+		case errors.Is(err, errTooManyFolders):
+			why = "the library has more folders than are watched"
 		}
 		fallback(why, err)
 		return noop
