@@ -367,7 +367,7 @@ func createSized(path string, size int64) error {
 // field (or a 404 when field is ""), another user's a 403.
 func (s *Server) ownUpload(r *http.Request, id, field string) (*store.Upload, error) {
 	up, err := s.store.UploadByID(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && id == "") {
+	if errors.Is(err, store.ErrNotFound) {
 		if field == "" {
 			return nil, errNotFound
 		}
@@ -773,10 +773,18 @@ func (s *Server) sweepUploadFiles(ctx context.Context) error {
 		return err
 	}
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), uploadTmpPrefix) && !strings.HasPrefix(e.Name(), chunkTmpPrefix) {
+		// A single upload's temp file grows for as long as the upload runs;
+		// a chunk's spool lives for one request.
+		var age time.Duration
+		switch {
+		case strings.HasPrefix(e.Name(), uploadTmpPrefix):
+			age = uploadIdle
+		case strings.HasPrefix(e.Name(), chunkTmpPrefix):
+			age = strayAge
+		default:
 			continue
 		}
-		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(time.Now().Add(-uploadIdle)) {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(time.Now().Add(-age)) {
 			os.Remove(filepath.Join(s.data.Tmp(), e.Name()))
 		}
 	}

@@ -485,12 +485,13 @@ func TestExpireUploadsAndSweep(t *testing.T) {
 	noRowPath, _ := e.data.Upload("deadbeef")
 	noRow := stray(noRowPath)
 	staleTmp := stray(filepath.Join(e.data.Tmp(), "upload-123"))
+	staleSpool := stray(filepath.Join(e.data.Tmp(), "chunk-123"))
 	othersTmp := stray(filepath.Join(e.data.Tmp(), "transcode-scratch"))
 
 	if err := e.srv.expireUploads(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{orphan, noRow, staleTmp} {
+	for _, p := range []string{orphan, noRow, staleTmp, staleSpool} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Fatalf("%s not removed", p)
 		}
