@@ -259,17 +259,24 @@ type apiKeyItem struct {
 	LastUsedAt string `json:"last_used_at"`
 }
 
+// listAPIKeys lists the caller's live keys, oldest first, in the API's list
+// shape. A user holds at most maxAPIKeys, so paging happens here.
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
+	errs := map[string]string{}
+	p := parsePage(r, errs)
+	if len(errs) > 0 {
+		return errInvalid(errs)
+	}
 	keys, err := s.store.ListAPIKeys(r.Context(), currentUser(r).ID)
 	if err != nil {
 		return err
 	}
-	list := make([]apiKeyItem, 0, len(keys))
-	for _, k := range keys {
+	list := []apiKeyItem{}
+	for _, k := range keys[min(p.Offset(), len(keys)):min(p.Offset()+p.Size, len(keys))] {
 		list = append(list, apiKeyItem{ID: k.ID, Name: k.Name, APIKey: k.APIKey,
 			CreatedAt: store.FormatTime(k.CreatedAt), LastUsedAt: store.FormatTime(k.LastUsedAt)})
 	}
-	return ok(w, map[string]any{"list": list})
+	return ok(w, pageOf(p, list, int64(len(keys))))
 }
 
 // newAPIKey is the create answer, the one time the secret is shown.

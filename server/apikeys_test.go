@@ -97,6 +97,16 @@ func TestAPIKeyManagement(t *testing.T) {
 	if len(list.List) != 2 || list.List[0].APIKey != named.APIKey || list.List[0].LastUsedAt != "" {
 		t.Fatalf("list %+v", list)
 	}
+	var paged listData
+	e.mustOK(e.do("GET", "/api/user/api-keys?page=2&size=1", nil, alice)).into(t, &paged)
+	if paged.Total != 2 || paged.Page != 2 || paged.Size != 1 || len(paged.List.([]any)) != 1 {
+		t.Fatalf("page 2: %+v", paged)
+	}
+	e.mustOK(e.do("GET", "/api/user/api-keys?page=9", nil, alice)).into(t, &paged)
+	if paged.Total != 2 || len(paged.List.([]any)) != 0 {
+		t.Fatalf("past the end: %+v", paged)
+	}
+	e.wantError(e.do("GET", "/api/user/api-keys?size=x", nil, alice), 400)
 
 	// Bob sees none of Alice's keys and cannot revoke them.
 	e.mustOK(e.do("GET", "/api/user/api-keys", nil, bob)).into(t, &list)
