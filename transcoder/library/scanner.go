@@ -287,13 +287,18 @@ func (sc *Scanner) Scan(ctx context.Context, lib *store.Library, scopes []Scope)
 	}
 
 	if len(ripe) > 0 {
-		// Missing rows now include what vanished in this scan.
-		for _, row := range vanished {
-			if row.State == store.FileMissing && row.HeadTailHash != "" {
-				bySize[row.Size] = appendOnce(bySize[row.Size], row)
+		// A waiting file may be a missing one that came back under a new
+		// name (copied, then the old one deleted). Only rows with a video
+		// are kept as missing; the others were dropped above.
+		missing := map[int64][]*store.LibraryFile{}
+		for size, list := range bySize {
+			for _, row := range list {
+				if row.State == store.FileMissing {
+					missing[size] = append(missing[size], row)
+				}
 			}
 		}
-		if err := sc.settle(ctx, lib, ripe, bySize, &res, progress); err != nil {
+		if err := sc.settle(ctx, lib, ripe, missing, &res, progress); err != nil {
 			return res, err
 		}
 	}
@@ -436,15 +441,6 @@ func takeMatch(bySize map[int64][]*store.LibraryFile, size int64, hash string) *
 		}
 	}
 	return nil
-}
-
-func appendOnce(list []*store.LibraryFile, row *store.LibraryFile) []*store.LibraryFile {
-	for _, r := range list {
-		if r == row {
-			return list
-		}
-	}
-	return append(list, row)
 }
 
 var errNotDir = errors.New("not a directory")

@@ -386,3 +386,55 @@ func TestFFprobeIsVideo(t *testing.T) {
 		t.Fatal("a missing ffprobe is not an error")
 	}
 }
+
+// noVideo says no file is a video.
+type noVideo struct{}
+
+func (noVideo) IsVideo(context.Context, string) (bool, string, error) {
+	return false, "no video stream", nil
+}
+
+// TestScanCopiedThenDeleted: a file copied to a new name and the old one
+// deleted before the copy is stable. For a video the new file takes over
+// the missing video; a skipped file is simply skipped again.
+func TestScanCopiedThenDeleted(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		prober Prober
+		moved  int
+	}{
+		{"video", anyVideo{}, 1},
+		{"not a video", noVideo{}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestLib(t)
+			ctx := context.Background()
+			clock := &fakeClock{t: time.Now()}
+			sc := &Scanner{Store: e.st, Prober: tt.prober, Now: clock.Now}
+			e.write("old.bin", "same bytes")
+			sc.Scan(ctx, e.lib, Whole)
+			clock.Add(time.Minute)
+			if _, err := sc.Scan(ctx, e.lib, Whole); err != nil {
+				t.Fatal(err)
+			}
+			e.write("new.bin", "same bytes")
+			sc.Scan(ctx, e.lib, Whole) // new.bin waits
+			os.Remove(e.path("old.bin"))
+			clock.Add(time.Minute)
+			res, err := sc.Scan(ctx, e.lib, Whole)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Moved != tt.moved || res.Imported != 0 {
+				t.Fatalf("result %+v", res)
+			}
+			rows, _ := e.st.LibraryFiles(ctx, e.lib.ID)
+			if len(rows) != 1 || rows[0].RelPath != "new.bin" || rows[0].State == store.FilePending {
+				t.Fatalf("rows %+v", rows)
+			}
+			if n := e.count("SELECT COUNT(*) FROM videos WHERE missing = 0"); n != tt.moved {
+				t.Fatalf("%d present videos, want %d", n, tt.moved)
+			}
+		})
+	}
+}
