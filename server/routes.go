@@ -9,7 +9,7 @@ import (
 // routes is the table of contents of the HTTP API.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.logRequests)
+	r.Use(s.logRequests, s.recoverer) // a recovered panic is still logged and counted
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Code: http.StatusMethodNotAllowed, Message: "method not allowed"}

@@ -103,9 +103,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Backup writes a consistent copy of the live database to dst with VACUUM
-// INTO. dst must not exist.
+// INTO. dst must not exist. It runs on a read connection: a WAL read
+// transaction sees one snapshot and does not hold up writers meanwhile.
 func (s *Store) Backup(ctx context.Context, dst string) error {
-	if _, err := s.write.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
+	if _, err := s.read.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
 		return fmt.Errorf("backup to %s: %w", dst, err)
 	}
 	return nil
