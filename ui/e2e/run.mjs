@@ -396,7 +396,7 @@ test('libraries: a bad path is refused next to the field; a real folder is added
 test('phone width: the library and admin fit 375 px', async () => {
   await page.setViewportSize({ width: 375, height: 800 });
   try {
-    for (const path of ['/', '/admin', '/admin/tasks', '/upload', '/me/videos', '/watch/' + state.videoId]) {
+    for (const path of ['/', '/admin', '/admin/tasks', '/admin/settings', '/admin/users', '/admin/categories', '/admin/libraries', '/upload', '/me/videos', '/me/profile', '/watch/' + state.videoId]) {
       await page.goto(origin + path);
       await page.waitForLoadState('networkidle').catch(() => {});
       await sleep(300);

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { matchRoute } from './state';
+import { toForm, toPayload } from './admin/Settings';
+
+describe('matchRoute', () => {
+  it.each([
+    ['/watch/:id', '/watch/12', { id: '12' }],
+    ['/watch/:id', '/watch/12?t=3', { id: '12' }],
+    ['/admin/:section', '/admin/tasks', { section: 'tasks' }],
+    ['/', '/', {}],
+    ['/', '/?q=x', {}],
+    ['/watch/:id', '/watch', null],
+    ['/admin', '/admin/tasks', null],
+    ['/me/videos', '/me/profile', null],
+  ])('%s against %s', (pattern, path, want) => {
+    expect(matchRoute(pattern, path)).toEqual(want);
+  });
+});
+
+const base = {
+  site_name: 'Mika',
+  site_url: '',
+  register_mode: 'open',
+  auto_publish: true,
+  transcode_concurrency: 1,
+  ladder: [1080, 720, 480, 360],
+  hls_segment_seconds: 6,
+  video_preset: 'veryfast',
+  hwaccel: 'none',
+  max_upload_bytes: 0,
+  rate_limit_rps: 20,
+  rate_limit_burst: 40,
+  webhook_url: '',
+};
+
+describe('settings form', () => {
+  it('sends only what changed, with the API types', () => {
+    const orig = toForm(base);
+    const f = { ...orig, ladder: '720p, 480 ,360', transcode_concurrency: '2', max_upload_bytes: '100', auto_publish: false };
+    const { body, errors } = toPayload(f, orig);
+    expect(errors).toEqual({});
+    expect(body).toEqual({ ladder: [720, 480, 360], transcode_concurrency: 2, max_upload_bytes: 100 * 1024 * 1024, auto_publish: false });
+  });
+  it('nothing changed sends nothing', () => {
+    const orig = toForm(base);
+    expect(toPayload({ ...orig }, orig).body).toEqual({});
+  });
+  it('catches what is not a number before asking the server', () => {
+    const orig = toForm(base);
+    const { errors } = toPayload({ ...orig, rate_limit_rps: '2x', ladder: '720, abc' }, orig);
+    expect(Object.keys(errors).sort()).toEqual(['ladder', 'rate_limit_rps']);
+  });
+});
