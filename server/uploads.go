@@ -127,9 +127,9 @@ type placement struct {
 
 func (p *placement) place(id int64) (string, error) {
 	dst := p.s.data.Original(id, p.ext)
-	// Files named after this id belong to no video (ids are handed out
-	// fresh): a crash left them. Clear them so nothing stale remains.
-	p.s.removeOriginalsOf(id)
+	// A file already at dst belongs to no video (the id is handed out
+	// fresh): a crash between placing and committing left it.
+	os.Remove(dst)
 	if err := os.Link(p.src, dst); err == nil {
 		p.linked = true
 	} else if err := os.Rename(p.src, dst); err != nil {
@@ -158,16 +158,6 @@ func (p *placement) finish(err error) {
 
 // originalsDir is the folder of uploaded originals.
 func (s *Server) originalsDir() string { return filepath.Dir(s.data.Original(1, "")) }
-
-// removeOriginalsOf removes every file named after video id in the originals.
-func (s *Server) removeOriginalsOf(id int64) {
-	dir := s.originalsDir()
-	os.Remove(filepath.Join(dir, strconv.FormatInt(id, 10)))
-	matches, _ := filepath.Glob(filepath.Join(dir, strconv.FormatInt(id, 10)+".*"))
-	for _, m := range matches {
-		os.Remove(m)
-	}
-}
 
 // uploadVideo answers POST /api/videos/upload. The file part streams to a
 // temp file (fields may come before or after it); only then are the fields

@@ -222,7 +222,7 @@ func (f VideoFilter) where(probe bool) (string, []any) {
 			SELECT ? UNION SELECT c.id FROM categories c JOIN sub ON c.parent_id = sub.id) SELECT id FROM sub)`)
 		args = append(args, f.CategoryID)
 	}
-	if kw := strings.TrimSpace(f.Keyword); kw != "" {
+	if kw := f.keyword(); kw != "" {
 		if utf8.RuneCountInString(kw) >= minTrigram {
 			col := "id"
 			if probe {
@@ -271,7 +271,7 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 	if f.searchOnly() && !f.ByViews {
 		q = "SELECT " + prefixed("v", videoColumns) + ` FROM videos_fts f CROSS JOIN videos v ON v.id = f.rowid
 			WHERE videos_fts MATCH ?`
-		args = append(args, ftsPhrase(strings.TrimSpace(f.Keyword)))
+		args = append(args, ftsPhrase(f.keyword()))
 		if !f.AnyStatus {
 			q, args = q+" AND v.status = ?", append(args, f.Status)
 		}
@@ -302,10 +302,16 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 	return list, total, nil
 }
 
+// keyword is the keyword as searched: trimmed, without NUL characters
+// (which would end FTS5's query string early).
+func (f VideoFilter) keyword() string {
+	return strings.TrimSpace(strings.ReplaceAll(f.Keyword, "\x00", ""))
+}
+
 // searchOnly reports whether f is a keyword the index can answer, with no
 // user or category filter.
 func (f VideoFilter) searchOnly() bool {
-	return f.UserID == 0 && f.CategoryID == 0 && utf8.RuneCountInString(strings.TrimSpace(f.Keyword)) >= minTrigram
+	return f.UserID == 0 && f.CategoryID == 0 && utf8.RuneCountInString(f.keyword()) >= minTrigram
 }
 
 // prefixed qualifies each column of a column list with table alias t.
@@ -325,17 +331,17 @@ func (s *Store) countVideos(ctx context.Context, f VideoFilter) (int64, error) {
 	var q string
 	var args []any
 	switch {
-	case f.UserID == 0 && f.CategoryID == 0 && strings.TrimSpace(f.Keyword) == "":
+	case f.UserID == 0 && f.CategoryID == 0 && f.keyword() == "":
 		q = "SELECT COALESCE(sum(n), 0) FROM video_status_counts"
 		if !f.AnyStatus {
 			q, args = q+" WHERE status = ?", append(args, f.Status)
 		}
 	case f.searchOnly() && f.AnyStatus:
-		q, args = "SELECT count(*) FROM videos_fts WHERE videos_fts MATCH ?", append(args, ftsPhrase(strings.TrimSpace(f.Keyword)))
+		q, args = "SELECT count(*) FROM videos_fts WHERE videos_fts MATCH ?", append(args, ftsPhrase(f.keyword()))
 	case f.searchOnly():
 		q = `SELECT count(*) FROM videos_fts f CROSS JOIN videos v ON v.id = f.rowid
 			WHERE videos_fts MATCH ? AND v.status = ?`
-		args = append(args, ftsPhrase(strings.TrimSpace(f.Keyword)), f.Status)
+		args = append(args, ftsPhrase(f.keyword()), f.Status)
 	default:
 		var where string
 		where, args = f.where(false)

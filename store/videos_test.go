@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -490,4 +491,38 @@ func BenchmarkSearch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzSearchKeyword: no keyword breaks the query (FTS5 syntax, LIKE
+// wildcards, quotes, odd runes), and a keyword cut from a title finds it.
+func FuzzSearchKeyword(f *testing.F) {
+	s := libraryStore(f)
+	ctx := context.Background()
+	titles := []string{"示例视频 第一集", `Quote "this" and 100% _under_`, "NEAR(a b) OR c* AND -d ^e", "emoji 🎬 clip"}
+	for _, t := range titles {
+		mustVideo(f, s, NewVideo{UserID: 1, Title: t}, VideoPublished)
+	}
+	for _, seed := range []string{"示例视", `"this"`, "100%", "_", "NEAR(", "c*", "🎬 c", "\x00", "'", "\\", "a\"b"} {
+		f.Add(seed, 0, 3)
+	}
+	f.Fuzz(func(t *testing.T, kw string, title, cut int) {
+		if _, _, err := s.ListVideos(ctx, VideoFilter{Status: 1, Keyword: kw, Limit: 5}); err != nil {
+			t.Fatalf("keyword %q: %v", kw, err)
+		}
+		if _, _, err := s.ListVideos(ctx, VideoFilter{AnyStatus: true, Keyword: kw, ByViews: true, CategoryID: 1, Limit: 5}); err != nil {
+			t.Fatalf("keyword %q: %v", kw, err)
+		}
+		// A substring of a title (not starting or ending in a space, which
+		// the handler trims) always finds it.
+		r := []rune(titles[uint(title)%uint(len(titles))])
+		start := uint(cut) % uint(len(r))
+		sub := strings.TrimSpace(string(r[start:min(int(start)+3+int(uint(cut)%5), len(r))]))
+		if sub == "" {
+			return
+		}
+		list, _, err := s.ListVideos(ctx, VideoFilter{Status: 1, Keyword: sub, Limit: 10})
+		if err != nil || len(list) == 0 {
+			t.Fatalf("substring %q of %q: %d found, %v", sub, string(r), len(list), err)
+		}
+	})
 }
