@@ -192,6 +192,8 @@ type VideoFilter struct {
 	// the higher (newer) id.
 	ByViews       bool
 	Limit, Offset int
+
+	subtree []int64 // CategoryID and its descendants, resolved by ListVideos
 }
 
 // minTrigram is the shortest keyword the trigram index can answer; shorter
@@ -218,9 +220,13 @@ func (f VideoFilter) where(probe bool) (string, []any) {
 		args = append(args, f.UserID)
 	}
 	if f.CategoryID != 0 {
-		conds = append(conds, `category_id IN (WITH RECURSIVE sub(id) AS (
-			SELECT ? UNION SELECT c.id FROM categories c JOIN sub ON c.parent_id = sub.id) SELECT id FROM sub)`)
-		args = append(args, f.CategoryID)
+		// One category (the usual leaf) is an equality, so its index
+		// serves the order too; a subtree is a list.
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(f.subtree)), ", ")
+		conds = append(conds, "category_id IN ("+marks+")")
+		for _, id := range f.subtree {
+			args = append(args, id)
+		}
 	}
 	if kw := f.keyword(); kw != "" {
 		if utf8.RuneCountInString(kw) >= minTrigram {
@@ -258,6 +264,15 @@ func likeEscape(s string) string {
 // keyword page stream from the search index newest first and stop at the
 // page's end instead of fetching and sorting every match.
 func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64, error) {
+	if f.CategoryID != 0 {
+		var err error
+		if f.subtree, err = s.categorySubtree(ctx, f.CategoryID); err != nil {
+			return nil, 0, fmt.Errorf("list videos: %w", err)
+		}
+		if len(f.subtree) == 0 {
+			return []*Video{}, 0, nil
+		}
+	}
 	total, err := s.countVideos(ctx, f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count videos: %w", err)
@@ -306,6 +321,28 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 // (which would end FTS5's query string early).
 func (f VideoFilter) keyword() string {
 	return strings.TrimSpace(strings.ReplaceAll(f.Keyword, "\x00", ""))
+}
+
+// categorySubtree lists category id and its descendants; empty when id
+// does not exist.
+func (s *Store) categorySubtree(ctx context.Context, id int64) ([]int64, error) {
+	rows, err := s.read.QueryContext(ctx, `WITH RECURSIVE sub(id) AS (
+		SELECT id FROM categories WHERE id = ?
+		UNION SELECT c.id FROM categories c JOIN sub ON c.parent_id = sub.id)
+		SELECT id FROM sub`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var c int64
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		ids = append(ids, c)
+	}
+	return ids, rows.Err()
 }
 
 // searchOnly reports whether f is a keyword the index can answer, with no
