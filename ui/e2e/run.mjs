@@ -75,22 +75,37 @@ const port = await freePort();
 const origin = `http://127.0.0.1:${port}`;
 const dataDir = join(tmp, 'data');
 let serverLog = '';
-const server = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-server.stdout.on('data', (d) => (serverLog += d));
-server.stderr.on('data', (d) => (serverLog += d));
-let serverExited = false;
-server.on('exit', () => (serverExited = true));
+let server;
+let serverExited = true;
+
+async function startServer() {
+  server = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  serverExited = false;
+  server.stdout.on('data', (d) => (serverLog += d));
+  server.stderr.on('data', (d) => (serverLog += d));
+  server.on('exit', () => (serverExited = true));
+  const me = server;
+  await waitFor('the server on ' + origin, async () => {
+    if (me.exitCode !== null) throw new Error('server exited:\n' + serverLog.slice(-2000));
+    const r = await fetch(origin + '/healthz');
+    return r.ok;
+  }, 20000, 200);
+}
+
+async function stopServer() {
+  if (serverExited) return;
+  const me = server;
+  const gone = new Promise((r) => me.once('exit', r));
+  me.kill('SIGTERM');
+  await Promise.race([gone, sleep(12000)]);
+}
 
 function cleanup() {
   if (!serverExited) server.kill('SIGTERM');
 }
 process.on('exit', cleanup);
 
-await waitFor('the server on ' + origin, async () => {
-  if (serverExited) throw new Error('server exited:\n' + serverLog.slice(-2000));
-  const r = await fetch(origin + '/healthz');
-  return r.ok;
-}, 20000, 200);
+await startServer();
 
 // ---- browser ----
 const profile = join(tmp, 'chromium-profile');
@@ -323,6 +338,24 @@ test('a reload in the middle of an upload resumes it', async () => {
   console.log(`     progress at reload ${[...values]}%, chunks sent after it: ${after.length}, ${resumedText}`);
 });
 
+test('an upload survives a server restart and finishes by itself', async () => {
+  await page.goto(origin + '/upload');
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1024 * 1024 });
+  const restartFile = join(tmp, 'e2e-restart.mp4');
+  writeFileSync(restartFile, randomBytes(11 * 1024 * 1024));
+  await page.setInputFiles('.dropzone input[type=file]', restartFile);
+  await page.click('.upload-card button.primary');
+  await page.waitForResponse((r) => r.url().endsWith('/api/videos/upload/chunk') && r.status() === 200, { timeout: 60000 });
+  await stopServer();
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await page.waitForSelector('.upload-card .upload-stats >> text=/重试|retry/i', { timeout: 15000 });
+  await startServer();
+  await page.waitForSelector('.upload-card.state-done', { timeout: 60000 });
+  await cdp.detach();
+});
+
 test('profile: nickname, avatar, an API key whose secret is shown once', async () => {
   await page.goto(origin + '/me/profile');
   await page.fill('input[name=nickname]', '管理员');
@@ -441,7 +474,7 @@ for (const t of tests) {
 }
 if (consoleErrors.length) console.log('page errors:\n  ' + consoleErrors.join('\n  '));
 await context.close();
-cleanup();
+await stopServer();
 await sleep(300);
 if (failed) console.log('server log (tail):\n' + serverLog.slice(-3000));
 if (!process.env.E2E_KEEP) rmSync(tmp, { recursive: true, force: true });

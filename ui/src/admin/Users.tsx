@@ -34,7 +34,7 @@ export function Users() {
   return (
     <div class="users">
       <div class="toolbar">
-        <SearchBox value={keyword} onSearch={(v) => setQuery({ q: v, page: undefined })} />
+        <SearchBox value={keyword} placeholder={t('users.search')} onSearch={(v) => setQuery({ q: v, page: undefined })} />
       </div>
       <ErrorBox error={err} />
       {!data && !err && <Loading />}

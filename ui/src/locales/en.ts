@@ -199,6 +199,7 @@ export const en = {
   'users.vipExpire': 'VIP until',
   'users.disabled': 'Disabled',
   'users.you': 'you',
+  'users.search': 'Search users by name or email',
 
   'invites.create': 'New invite code',
   'invites.mode': 'Registration is now: {mode}',

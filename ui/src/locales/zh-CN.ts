@@ -200,6 +200,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'users.vipExpire': 'VIP 到期',
   'users.disabled': '禁用',
   'users.you': '你',
+  'users.search': '按用户名或邮箱搜索',
 
   'invites.create': '生成邀请码',
   'invites.mode': '当前注册方式：{mode}',

@@ -87,7 +87,7 @@ export function VideoCard({ v }: { v: Video }) {
 
 /** SearchBox searches as the person types, waiting for the IME to finish a
  * Chinese word before it sends anything. */
-export function SearchBox({ value, onSearch, delay = 300 }: { value: string; onSearch: (v: string) => void; delay?: number }) {
+export function SearchBox({ value, onSearch, delay = 300, placeholder }: { value: string; onSearch: (v: string) => void; delay?: number; placeholder?: string }) {
   const [text, setText] = useState(value);
   const input = useRef<HTMLInputElement>(null);
   const composing = useRef(false);
@@ -127,8 +127,8 @@ export function SearchBox({ value, onSearch, delay = 300 }: { value: string; onS
       ref={input}
       type="search"
       class="search"
-      placeholder={t('library.search')}
-      aria-label={t('library.search')}
+      placeholder={placeholder ?? t('library.search')}
+      aria-label={placeholder ?? t('library.search')}
       value={text}
       onInput={(e) => {
         const v = e.currentTarget.value;
