@@ -189,16 +189,17 @@ func (s *Service) run(ctx context.Context, w *worker, lib store.Library) {
 	for {
 		if full {
 			full = false
-			s.fullScan(ctx, sc, &lib, log)
-			settleAt = s.nextSettle(ctx, &lib)
 			// A share unmounted and mounted again is a new folder: the old
-			// watches see nothing of it.
-			if fi, err := os.Stat(lib.Path); err == nil && (rootInfo == nil || !os.SameFile(fi, rootInfo)) && ctx.Err() == nil {
+			// watches see nothing of it. Watch first, then scan, so that no
+			// change falls between the two.
+			if fi, err := os.Stat(lib.Path); err == nil && (rootInfo == nil || !os.SameFile(fi, rootInfo)) {
 				log.Info("library folder was replaced (remounted?); watching it again", slog.String("path", lib.Path))
 				stopWatch()
 				rootInfo = fi
 				stopWatch = s.watch(ctx, w, &lib, log)
 			}
+			s.fullScan(ctx, sc, &lib, log)
+			settleAt = s.nextSettle(ctx, &lib)
 		}
 		if ctx.Err() != nil {
 			return
