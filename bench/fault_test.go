@@ -5,10 +5,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -69,6 +71,7 @@ func TestFaults(t *testing.T) {
 	chunkedSum := SHA256(chunkedBody)
 
 	committed := map[int64]string{} // video id -> sha256 of what was sent
+	var deleted []int64             // videos deleted during a round
 	settingsAcked := "Mika"         // site_name last answered 200
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	var orphans []string
@@ -93,6 +96,35 @@ func TestFaults(t *testing.T) {
 
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
+		// Deleter: from the second round on, one committed video (often the
+		// one transcoding) is deleted at a random moment.
+		var doomed int64
+		var deleteStatus atomic.Int64
+		if round > 0 {
+			for vid := range committed {
+				if doomed == 0 || vid > doomed {
+					doomed = vid // the newest finished one is likely still queued or running
+				}
+			}
+			if rng.IntN(2) == 0 {
+				doomed = id // the upload of this round: its transcode starts now
+			}
+			delete(committed, doomed)
+			deleted = append(deleted, doomed)
+			delay := time.Duration(rng.IntN(1500)) * time.Millisecond
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case <-stop:
+					return
+				case <-time.After(delay):
+				}
+				if r, err := e.admin.Do(http.MethodDelete, fmt.Sprintf("/api/videos/%d", doomed), nil, ""); err == nil {
+					deleteStatus.Store(int64(r.Status))
+				}
+			}()
+		}
 		// Chunk writer: the chunks in random order, two at a time, over and
 		// over (a chunk sent again is idempotent) so that a write is in
 		// flight whenever the kill comes.
@@ -190,6 +222,28 @@ func TestFaults(t *testing.T) {
 				t.Errorf("round %d: chunk %d was acknowledged before the kill but is not listed after restart (listed %v)", round, i, st.Uploaded)
 			}
 		}
+		// A deleted video is gone or, if the delete did not finish, the
+		// client deletes it again.
+		if doomed != 0 {
+			r, err := e.admin.Do(http.MethodGet, fmt.Sprintf("/api/videos/%d", doomed), nil, "")
+			if err == nil {
+				t.Logf("round %d: video %d deleted during the round (answer %d before the kill); after restart its detail answers %d",
+					round, doomed, deleteStatus.Load(), r.Status)
+			}
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case r.Status == http.StatusOK:
+				if deleteStatus.Load() == http.StatusOK {
+					t.Errorf("round %d: video %d was deleted (answered 200) but is back after restart", round, doomed)
+				}
+				if r, err := e.admin.Do(http.MethodDelete, fmt.Sprintf("/api/videos/%d", doomed), nil, ""); err != nil || r.OK() != nil {
+					t.Errorf("round %d: deleting video %d again: %v %v", round, doomed, r, err)
+				}
+			case r.Status != http.StatusNotFound:
+				t.Errorf("round %d: deleted video %d answers %s", round, doomed, r)
+			}
+		}
 		// Every committed video is still there.
 		for vid := range committed {
 			if _, r, err := e.admin.Video(vid); err != nil {
@@ -249,7 +303,7 @@ func TestFaults(t *testing.T) {
 		t.Errorf("%d tasks for %d committed videos", len(tasks), len(committed))
 	}
 	for _, x := range tasks {
-		if x.Status != "completed" {
+		if x.Status != "completed" && !slices.Contains(deleted, x.VideoID) {
 			t.Errorf("task %d (video %d) ended %q: %s", x.ID, x.VideoID, x.Status, x.Error)
 		}
 	}
@@ -274,6 +328,25 @@ func TestFaults(t *testing.T) {
 			syscall.Kill(p.PID, syscall.SIGKILL)
 		}
 	}
+	// A deleted video leaves no file behind, whenever the kill came. (An id
+	// given again to a later video — see TestDeletedIDNotReused — now holds
+	// that video's files.)
+	for _, vid := range deleted {
+		if _, reused := committed[vid]; reused {
+			t.Logf("video id %d was deleted and then given to a new video", vid)
+			continue
+		}
+		for _, p := range []string{filepath.Join(e.data, "media", "hls", strconv.FormatInt(vid, 10)),
+			filepath.Join(e.data, "media", "covers", strconv.FormatInt(vid, 10)+".jpg")} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("deleted video %d left %s behind", vid, p)
+			}
+		}
+		if p, err := OriginalPath(e.data, vid); err == nil {
+			t.Errorf("deleted video %d left its original %s behind", vid, p)
+		}
+	}
+	t.Logf("%d videos deleted during rounds; left in tmp/: %v; in media/uploads/: %v", len(deleted), dirNames(filepath.Join(e.data, "tmp")), dirNames(filepath.Join(e.data, "media", "uploads")))
 	if v, err := IntegrityCheck(e.data + "/mika.db"); err != nil || v != "ok" {
 		t.Errorf("PRAGMA integrity_check: %q %v", v, err)
 	}
@@ -309,5 +382,37 @@ func waitNoFFmpeg(data string, limit time.Duration) []Proc {
 			return left
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func dirNames(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// TestDeletedIDNotReused: a deleted video's id must never name another
+// video. Play tokens, cover URLs, bookmarks and webhooks carry the id; if it
+// is given again, a play_url handed out for the deleted video plays the new
+// one (whoever owns it, published or not) until the token expires.
+func TestDeletedIDNotReused(t *testing.T) {
+	e := newEnv(t)
+	first, r, err := e.admin.UploadFile("first", "a.bin", strings.NewReader("not a video, first"))
+	notLanded(t, r, "POST /api/videos/upload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.admin.Do(http.MethodDelete, fmt.Sprintf("/api/videos/%d", first), nil, ""); err != nil || r.OK() != nil {
+		t.Fatalf("delete: %v %v", r, err)
+	}
+	second, _, err := e.admin.UploadFile("second", "b.bin", strings.NewReader("not a video, second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first {
+		t.Errorf("the video uploaded after deleting video %d got the same id %d: links and play tokens of the deleted video now reach the new one", first, second)
 	}
 }
