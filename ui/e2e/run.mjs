@@ -190,6 +190,22 @@ test('an expired session sends the person to sign in with a message', async () =
   await page.waitForURL('**/me/profile');
 });
 
+test('dropping several files makes one card each', async () => {
+  await page.goto(origin + '/upload');
+  const dt = await page.evaluateHandle(() => {
+    const d = new DataTransfer();
+    d.items.add(new File([new Uint8Array(1000)], 'a.mp4', { type: 'video/mp4' }));
+    d.items.add(new File([new Uint8Array(2000)], '第二个.mkv', { type: 'video/x-matroska' }));
+    return d;
+  });
+  await page.dispatchEvent('.dropzone', 'drop', { dataTransfer: dt });
+  await page.waitForSelector('.upload-card[data-file="第二个.mkv"]');
+  assert((await page.$$('.upload-card')).length === 2, 'want two cards');
+  assert((await page.inputValue('.upload-card[data-file="第二个.mkv"] input[name=title]')) === '第二个', 'title not taken from the file name');
+  for (const b of await page.$$('.upload-card button.link')) await b.click();
+  await page.waitForFunction(() => !document.querySelector('.upload-card'));
+});
+
 test('upload a clip through the page with a moving progress bar', async () => {
   await page.goto(origin + '/upload');
   await page.setInputFiles('.dropzone input[type=file]', clip);
@@ -426,6 +442,27 @@ test('libraries: a bad path is refused next to the field; a real folder is added
   await page.waitForSelector('.libraries .empty');
 });
 
+test('my videos: edit, hide, publish, delete after a confirmation', async () => {
+  await page.goto(origin + '/me/videos');
+  const row = `.video-row[data-id="${state.videoId}"]`;
+  await page.click(`${row} .actions button >> nth=0`);
+  await page.waitForSelector('.modal input[name=title]');
+  await page.fill('.modal input[name=title]', 'E2E 测试视频（改）');
+  await page.click('.modal button[type=submit]');
+  await page.waitForSelector(`${row} >> text=E2E 测试视频（改）`);
+  await page.click(`${row} .actions button >> nth=1`); // hide
+  await page.waitForSelector(`${row} .badge.s3`);
+  await page.click(`${row} .actions button >> nth=1`); // publish
+  await page.waitForSelector(`${row} .badge.s1`);
+  // Delete the noise upload of the resume test, answering the question.
+  const other = await page.$$eval('.video-row', (rows) => rows.map((r) => r.getAttribute('data-id')));
+  const victim = other.find((id) => Number(id) !== state.videoId);
+  assert(victim, 'no other video to delete: ' + other);
+  await page.click(`.video-row[data-id="${victim}"] .actions button.danger`);
+  await page.click(`.video-row[data-id="${victim}"] .confirm button.danger`);
+  await page.waitForSelector(`.video-row[data-id="${victim}"]`, { state: 'detached' });
+});
+
 test('phone width: the library and admin fit 375 px', async () => {
   await page.setViewportSize({ width: 375, height: 800 });
   try {
@@ -443,6 +480,31 @@ test('phone width: the library and admin fit 375 px', async () => {
   } finally {
     await page.setViewportSize({ width: 1280, height: 860 });
   }
+});
+
+test('registration by invite code, and a user sees no admin link', async () => {
+  await page.goto(origin + '/admin/settings');
+  await page.selectOption('select[name=register_mode]', 'invite');
+  await page.click('.settings button[type=submit]');
+  await page.waitForSelector('.settings .ok');
+  await page.goto(origin + '/admin/invites');
+  await page.click('.invites .toolbar button.primary');
+  const code = (await page.textContent('.invite-code')).trim();
+  await page.click('header.top button.link');
+  await page.goto(origin + '/register');
+  await page.waitForSelector('input[name=invite_code]');
+  await page.fill('input[name=username]', 'viewer_1');
+  await page.fill('input[name=email]', 'viewer@example.com');
+  await page.fill('input[name=password]', 'viewer-password');
+  await page.fill('input[name=invite_code]', 'WRONG-CODE');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('.alert.error, .field-error');
+  await page.fill('input[name=invite_code]', code);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('header.top a.user');
+  assert(!(await page.$('header.top a[href="/admin"]')), 'a user sees the admin link');
+  await page.goto(origin + '/admin');
+  await page.waitForSelector('main .alert.error');
 });
 
 test('English is one switch away and is remembered', async () => {
