@@ -4,12 +4,14 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // routes is the table of contents of the HTTP API.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.logRequests, s.recoverer) // a recovered panic is still logged and counted
+	r.Use(middleware.GetHead)         // HEAD works wherever GET does (players probe segments with it)
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error {
 		return &APIError{Code: http.StatusMethodNotAllowed, Message: "method not allowed"}
