@@ -347,10 +347,23 @@ func (s *Store) NextLibrarySettle(ctx context.Context, libraryID int64) (int64, 
 	return ms.Int64, nil
 }
 
+// LibraryFileOp is what ApplyLibraryFiles does with one row.
+type LibraryFileOp string
+
+// The changes the scanner makes to library_files.
+const (
+	FileAdd         LibraryFileOp = "add"     // a new file, pending
+	FileStat        LibraryFileOp = "stat"    // size or mtime changed
+	FileSkip        LibraryFileOp = "skip"    // not a video: state skipped with a reason
+	FileMarkMissing LibraryFileOp = "missing" // gone: the row and its video are marked missing
+	FileRestore     LibraryFileOp = "restore" // back in place: imported, video no longer missing
+	FileDrop        LibraryFileOp = "drop"    // gone and without a video: the row is removed
+)
+
 // LibraryFileChange is one write the scanner makes to library_files (and,
 // for missing and restored files, to the video's missing flag).
 type LibraryFileChange struct {
-	Op   string // "add", "stat", "skip", "missing", "restore", "drop"
+	Op   LibraryFileOp
 	File LibraryFile
 }
 
@@ -374,7 +387,7 @@ func (s *Store) ApplyLibraryFiles(ctx context.Context, libraryID int64, changes 
 			f := c.File
 			var err error
 			switch c.Op {
-			case "add":
+			case FileAdd:
 				_, err = tx.ExecContext(ctx, `INSERT INTO library_files(library_id, rel_path, size, mtime,
 					head_tail_hash, video_id, first_seen_at, stable_since, state, reason, updated_at)
 					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -383,7 +396,7 @@ func (s *Store) ApplyLibraryFiles(ctx context.Context, libraryID int64, changes 
 					updated_at = excluded.updated_at`,
 					libraryID, f.RelPath, f.Size, f.MTime, f.HeadTailHash, f.VideoID, f.FirstSeenAt,
 					f.StableSince, f.State, f.Reason, t)
-			case "stat":
+			case FileStat:
 				_, err = tx.ExecContext(ctx, `UPDATE library_files SET size = ?, mtime = ?, head_tail_hash = ?,
 					stable_since = ?, state = ?, reason = ?, updated_at = ? WHERE library_id = ? AND rel_path = ?`,
 					f.Size, f.MTime, f.HeadTailHash, f.StableSince, f.State, f.Reason, t, libraryID, f.RelPath)
@@ -391,18 +404,18 @@ func (s *Store) ApplyLibraryFiles(ctx context.Context, libraryID int64, changes 
 					_, err = tx.ExecContext(ctx, `UPDATE videos SET file_size = ?, updated_at = ?
 						WHERE id = ? AND library_id = ?`, f.Size, t, f.VideoID, libraryID)
 				}
-			case "skip":
+			case FileSkip:
 				_, err = tx.ExecContext(ctx, `UPDATE library_files SET head_tail_hash = ?, state = 'skipped',
 					reason = ?, updated_at = ? WHERE library_id = ? AND rel_path = ?`,
 					f.HeadTailHash, f.Reason, t, libraryID, f.RelPath)
-			case "missing":
+			case FileMarkMissing:
 				_, err = tx.ExecContext(ctx, `UPDATE library_files SET state = 'missing', updated_at = ?
 					WHERE library_id = ? AND rel_path = ?`, t, libraryID, f.RelPath)
 				if err == nil && f.VideoID > 0 {
 					_, err = tx.ExecContext(ctx, `UPDATE videos SET missing = 1, updated_at = ?
 						WHERE id = ? AND library_id = ?`, t, f.VideoID, libraryID)
 				}
-			case "restore":
+			case FileRestore:
 				_, err = tx.ExecContext(ctx, `UPDATE library_files SET size = ?, mtime = ?, head_tail_hash = ?,
 					state = 'imported', updated_at = ? WHERE library_id = ? AND rel_path = ?`,
 					f.Size, f.MTime, f.HeadTailHash, t, libraryID, f.RelPath)
@@ -410,7 +423,7 @@ func (s *Store) ApplyLibraryFiles(ctx context.Context, libraryID int64, changes 
 					_, err = tx.ExecContext(ctx, `UPDATE videos SET missing = 0, file_size = ?, updated_at = ?
 						WHERE id = ? AND library_id = ?`, f.Size, t, f.VideoID, libraryID)
 				}
-			case "drop":
+			case FileDrop:
 				_, err = tx.ExecContext(ctx, "DELETE FROM library_files WHERE library_id = ? AND rel_path = ?",
 					libraryID, f.RelPath)
 			default:

@@ -194,7 +194,7 @@ func (sc *Scanner) Scan(ctx context.Context, lib *store.Library, scopes []Scope)
 			row.Size, row.MTime = f.size, f.mtime
 			row.HeadTailHash, _ = headTailHash(filepath.Join(root, filepath.FromSlash(rel)), f.size)
 			row.State = store.FileImported
-			changes = append(changes, store.LibraryFileChange{Op: "restore", File: *row})
+			changes = append(changes, store.LibraryFileChange{Op: store.FileRestore, File: *row})
 			res.Restored++
 			sc.log().Info("library file is back", slog.Int64("library_id", lib.ID), slog.String("file", rel),
 				slog.Int64("video_id", row.VideoID))
@@ -211,7 +211,7 @@ func (sc *Scanner) Scan(ctx context.Context, lib *store.Library, scopes []Scope)
 				row.State, row.Reason, row.HeadTailHash, row.StableSince = store.FilePending, "", "", nowMS
 				res.Pending++
 			}
-			changes = append(changes, store.LibraryFileChange{Op: "stat", File: *row})
+			changes = append(changes, store.LibraryFileChange{Op: store.FileStat, File: *row})
 			progress()
 		case row.State == store.FilePending && row.StableSince <= ripeBefore:
 			ripe = append(ripe, row) // progress counted when settled
@@ -266,7 +266,7 @@ func (sc *Scanner) Scan(ctx context.Context, lib *store.Library, scopes []Scope)
 				}
 			}
 		}
-		adds = append(adds, store.LibraryFileChange{Op: "add", File: store.LibraryFile{RelPath: f.rel, Size: f.size,
+		adds = append(adds, store.LibraryFileChange{Op: store.FileAdd, File: store.LibraryFile{RelPath: f.rel, Size: f.size,
 			MTime: f.mtime, FirstSeenAt: now.Unix(), StableSince: nowMS, State: store.FilePending}})
 		res.Pending++
 	}
@@ -274,13 +274,13 @@ func (sc *Scanner) Scan(ctx context.Context, lib *store.Library, scopes []Scope)
 	for rel, row := range vanished {
 		if row.VideoID > 0 {
 			row.State = store.FileMissing
-			changes = append(changes, store.LibraryFileChange{Op: "missing", File: *row})
+			changes = append(changes, store.LibraryFileChange{Op: store.FileMarkMissing, File: *row})
 			res.Missing++
 			sc.log().Warn("library file is gone; its video is marked missing", slog.Int64("library_id", lib.ID),
 				slog.String("file", rel), slog.Int64("video_id", row.VideoID))
 			continue
 		}
-		changes = append(changes, store.LibraryFileChange{Op: "drop", File: *row})
+		changes = append(changes, store.LibraryFileChange{Op: store.FileDrop, File: *row})
 	}
 	if err := sc.Store.ApplyLibraryFiles(ctx, lib.ID, changes); err != nil {
 		return res, err
@@ -352,7 +352,7 @@ func (sc *Scanner) settle(ctx context.Context, lib *store.Library, ripe []*store
 		if !ok {
 			row.HeadTailHash, row.Reason = h, reason
 			if err := sc.Store.ApplyLibraryFiles(ctx, lib.ID,
-				[]store.LibraryFileChange{{Op: "skip", File: *row}}); err != nil {
+				[]store.LibraryFileChange{{Op: store.FileSkip, File: *row}}); err != nil {
 				return err
 			}
 			res.Skipped++
