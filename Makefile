@@ -6,7 +6,7 @@ DATA ?= ./data
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
 UI_SOURCES := $(shell find ui/src ui/index.html ui/package.json ui/package-lock.json ui/vite.config.* ui/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: help run build ui deps test test-go test-ui test-e2e fuzz bench clean
+.PHONY: help run build ui deps sdk-deps test test-go test-ui test-e2e fuzz bench clean
 
 help: ## show this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,7 +30,12 @@ ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
 
 test: deps build test-go test-ui test-e2e ## run every test (Go, fuzz smoke, UI unit, browser end-to-end)
 
-test-go: ## Go unit, handler, transcoding, load and fault tests, plus short fuzzing
+scripts/sdk/node_modules/.package-lock.json: scripts/sdk/package.json scripts/sdk/package-lock.json
+	cd scripts/sdk && npm ci --no-audit --no-fund
+
+sdk-deps: scripts/sdk/node_modules/.package-lock.json ## install axios for the document's JavaScript SDK example test
+
+test-go: sdk-deps ## Go unit, handler, transcoding, load and fault tests, plus short fuzzing
 	go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go test $(GO_TEST_FLAGS) ./...
