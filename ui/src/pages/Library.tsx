@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Category, Page, Video } from '../api';
 import { t } from '../i18n';
 import { duration, count } from '../format';
-import { api, setQuery, useQuery } from '../state';
+import { api, publicSettings, session, setQuery, useQuery, useStore } from '../state';
 import { Cover, ErrorBox, Loading, Pager, useCategories, videoStatusText } from '../components/ui';
 
 const pageSize = 24;
@@ -50,7 +50,7 @@ export function Library() {
         <section>
           <ErrorBox error={err} />
           {!data && !err && <Loading />}
-          {data && data.list.length === 0 && <p class="empty">{keyword ? t('library.noMatch', { q: keyword }) : t('library.empty')}</p>}
+          {data && data.list.length === 0 && <EmptyLibrary keyword={keyword} />}
           {data && data.list.length > 0 && (
             <ul class="grid">
               {data.list.map((v) => (
@@ -63,6 +63,32 @@ export function Library() {
           {data && <Pager page={page} size={pageSize} total={data.total} onPage={(p) => setQuery({ page: p > 1 ? p : undefined }, { replace: false })} />}
         </section>
       </div>
+    </div>
+  );
+}
+
+function EmptyLibrary({ keyword }: { keyword: string }) {
+  const user = useStore(session);
+  const settings = useStore(publicSettings);
+  if (keyword) return <p class="empty">{t('library.noMatch', { q: keyword })}</p>;
+  return (
+    <div class="empty">
+      <p>{t('library.empty')}</p>
+      {user ? (
+        <a class="button primary" href="/upload">
+          {t('nav.upload')}
+        </a>
+      ) : (
+        <p>
+          <a href="/login">{t('nav.login')}</a>
+          {settings.needs_setup !== false && (
+            <>
+              {' · '}
+              <a href="/setup">{t('auth.firstRun')}</a>
+            </>
+          )}
+        </p>
+      )}
     </div>
   );
 }
