@@ -270,6 +270,11 @@ func (s *Store) EndLibraryScan(ctx context.Context, id int64, errMsg string) err
 		scan_scanned = scan_total WHERE id = ?`, now(), errMsg, id)
 }
 
+// SetLibraryError records a problem seen outside a full scan ("" clears it).
+func (s *Store) SetLibraryError(ctx context.Context, id int64, msg string) error {
+	return s.execLibrary(ctx, "UPDATE libraries SET last_error = ? WHERE id = ?", msg, id)
+}
+
 // SetLibraryWatching records whether the file watcher is active.
 func (s *Store) SetLibraryWatching(ctx context.Context, id int64, on bool) error {
 	return s.execLibrary(ctx, "UPDATE libraries SET watching = ? WHERE id = ?", on, id)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,19 +226,22 @@ func (s *Service) run(ctx context.Context, w *worker, lib store.Library) {
 			due := interval > 0 && time.Since(time.Unix(l.LastScanAt, 0)) >= interval
 			full = l.ScanRequestedAt > 0 || due
 		case <-w.changed:
-			scopes := w.takeScopes()
-			if _, err := sc.Scan(ctx, &lib, scopes); err != nil && ctx.Err() == nil {
+			res, err := sc.Scan(ctx, &lib, w.takeScopes())
+			if err != nil && ctx.Err() == nil {
 				log.Warn("library: light rescan failed", slog.Any("err", err))
 			}
+			s.noteProbeErrors(ctx, &lib, res, log)
 			settleAt = s.nextSettle(ctx, &lib)
 		case <-settle:
+			var res Result
 			scopes, err := s.pendingScopes(ctx, lib.ID)
 			if err == nil && len(scopes) > 0 {
-				_, err = sc.Scan(ctx, &lib, scopes)
+				res, err = sc.Scan(ctx, &lib, scopes)
 			}
 			if err != nil && ctx.Err() == nil {
 				log.Warn("library: settling waiting files failed", slog.Any("err", err))
 			}
+			s.noteProbeErrors(ctx, &lib, res, log)
 			settleAt = s.nextSettle(ctx, &lib)
 		}
 		if timer != nil {
@@ -288,12 +292,14 @@ func (s *Service) fullScan(ctx context.Context, sc *Scanner, lib *store.Library,
 	}
 }
 
+const probeErrorSuffix = " file(s) could not be probed (is ffprobe installed?); see the server log"
+
 // scanError is the message an admin sees in the library list: never a raw
 // Go error, which may carry paths of other files or system detail.
 func scanError(err error, res Result) string {
 	switch {
 	case err == nil && res.Errors > 0:
-		return fmt.Sprintf("%d files could not be probed (is ffprobe installed?); see the server log", res.Errors)
+		return fmt.Sprint(res.Errors) + probeErrorSuffix
 	case err == nil:
 		return ""
 	case errors.Is(err, fs.ErrNotExist):
@@ -305,6 +311,29 @@ func scanError(err error, res Result) string {
 	default:
 		return "the scan failed; see the server log"
 	}
+}
+
+// noteProbeErrors shows files that could not be probed between full scans
+// in the library's last_error (most imports happen in settle passes), and
+// clears that message once probing works again.
+func (s *Service) noteProbeErrors(ctx context.Context, lib *store.Library, res Result, log *slog.Logger) {
+	msg := scanError(nil, res)
+	switch {
+	case msg != "":
+		if msg == lib.LastError {
+			return
+		}
+	case strings.HasSuffix(lib.LastError, probeErrorSuffix) && res.Imported+res.Skipped > 0:
+	default:
+		return
+	}
+	if err := s.cfg.Store.SetLibraryError(ctx, lib.ID, msg); err != nil {
+		if ctx.Err() == nil {
+			log.Warn("library: record error", slog.Any("err", err))
+		}
+		return
+	}
+	lib.LastError = msg
 }
 
 // nextSettle is when the earliest waiting file will have been stable long

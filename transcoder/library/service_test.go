@@ -2,6 +2,7 @@ package library
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -205,5 +206,42 @@ func TestServiceFallsBackToPeriodicScans(t *testing.T) {
 	e.exec("UPDATE libraries SET last_scan_at = 1, scan_interval_minutes = 1")
 	eventually(t, "the periodic scan to import the new file", func() bool {
 		return e.count("SELECT COUNT(*) FROM library_files WHERE rel_path = 'c/three.mp4' AND state = 'imported'") == 1
+	})
+}
+
+// brokenProber fails like a missing ffprobe until fixed.
+type brokenProber struct{ fixed atomic.Bool }
+
+func (p *brokenProber) IsVideo(context.Context, string) (bool, string, error) {
+	if !p.fixed.Load() {
+		return false, "", errors.New(`exec: "ffprobe": executable file not found in $PATH`)
+	}
+	return true, "", nil
+}
+
+// TestServiceShowsProbeErrors: files that cannot be probed wait, the
+// library says why, and they are imported once probing works.
+func TestServiceShowsProbeErrors(t *testing.T) {
+	e := newTestLib(t)
+	e.write("a.mp4", "a")
+	p := &brokenProber{}
+	s := New(Config{Store: e.st, Prober: p, StableFor: 200 * time.Millisecond, Poll: 50 * time.Millisecond,
+		Debounce: 50 * time.Millisecond})
+	s.Start(context.Background())
+	t.Cleanup(s.Shutdown)
+	lastError := func() string {
+		l, err := e.st.LibraryByID(context.Background(), e.lib.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.LastError
+	}
+	eventually(t, "the probe error to show", func() bool { return lastError() == "1"+probeErrorSuffix })
+	if e.file("a.mp4").State != store.FilePending {
+		t.Fatal("a file that could not be probed is not waiting")
+	}
+	p.fixed.Store(true)
+	eventually(t, "the import once ffprobe works", func() bool {
+		return e.file("a.mp4").State == store.FileImported && lastError() == ""
 	})
 }
