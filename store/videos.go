@@ -273,7 +273,11 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 			return []*Video{}, 0, nil
 		}
 	}
-	total, err := s.countVideos(ctx, f)
+	probe, err := s.probeKeyword(ctx, f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count videos: %w", err)
+	}
+	total, err := s.countVideos(ctx, f, probe)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count videos: %w", err)
 	}
@@ -293,7 +297,7 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 		q += " ORDER BY f.rowid DESC"
 	} else {
 		var where string
-		where, args = f.where(total > bigResult)
+		where, args = f.where(probe || (f.searchOnly() && total > bigResult))
 		q = "SELECT " + videoColumns + " FROM videos" + where + " ORDER BY id DESC"
 		if f.ByViews {
 			q = "SELECT " + videoColumns + " FROM videos" + where + " ORDER BY views DESC, id DESC"
@@ -360,10 +364,29 @@ func prefixed(t, columns string) string {
 	return strings.Join(cols, ", ")
 }
 
+// probeKeyword decides, for a keyword the index answers together with a
+// user or category filter, which side drives the query: when the filter
+// keeps fewer rows than the keyword matches, walk the filter's index and
+// test each row against the matches; otherwise look up each match.
+func (s *Store) probeKeyword(ctx context.Context, f VideoFilter) (bool, error) {
+	if f.searchOnly() || utf8.RuneCountInString(f.keyword()) < minTrigram {
+		return false, nil
+	}
+	var matches int64
+	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM videos_fts WHERE videos_fts MATCH ?",
+		ftsPhrase(f.keyword())).Scan(&matches); err != nil {
+		return false, err
+	}
+	plain := f
+	plain.Keyword = ""
+	rows, err := s.countVideos(ctx, plain, false)
+	return rows < matches, err
+}
+
 // countVideos counts what f matches. Without filters the per-status
 // counters answer at once; a keyword alone is counted by the search index
 // (joined to the rows only to check their status).
-func (s *Store) countVideos(ctx context.Context, f VideoFilter) (int64, error) {
+func (s *Store) countVideos(ctx context.Context, f VideoFilter, probe bool) (int64, error) {
 	var total int64
 	var q string
 	var args []any
@@ -381,7 +404,7 @@ func (s *Store) countVideos(ctx context.Context, f VideoFilter) (int64, error) {
 		args = append(args, ftsPhrase(f.keyword()), f.Status)
 	default:
 		var where string
-		where, args = f.where(false)
+		where, args = f.where(probe)
 		q = "SELECT count(*) FROM videos" + where
 	}
 	err := s.read.QueryRowContext(ctx, q, args...).Scan(&total)

@@ -156,6 +156,9 @@ func TestListVideosFiltersAndOrder(t *testing.T) {
 		{"keyword in category", VideoFilter{Status: 1, Keyword: "clip", CategoryID: root.ID}, []int64{v2.ID, v1.ID}},
 		{"keyword any status", VideoFilter{AnyStatus: true, Keyword: "clip"}, []int64{v4.ID, v3.ID, v2.ID, v1.ID}},
 		{"keyword one user's", VideoFilter{AnyStatus: true, UserID: 2, Keyword: "CLIP"}, []int64{v4.ID, v3.ID, v2.ID}},
+		// Fewer matches than rows in the category: the matches drive.
+		{"rare keyword in category", VideoFilter{Status: 1, Keyword: "clip two", CategoryID: root.ID}, []int64{v2.ID}},
+		{"rare keyword one user's", VideoFilter{AnyStatus: true, UserID: 2, Keyword: "four"}, []int64{v4.ID}},
 	}
 	for _, big := range []int64{2000, 0} {
 		// bigResult 0 sends every keyword page in views order through the
