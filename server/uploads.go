@@ -206,6 +206,10 @@ func (s *Server) uploadVideo(w http.ResponseWriter, r *http.Request) error {
 				src = io.LimitReader(part, limit+1)
 			}
 			if size, err = io.Copy(tmp, src); err != nil {
+				var pe *os.PathError
+				if errors.As(err, &pe) {
+					return err // the disk's problem, not the client's
+				}
 				return bodyError(err, limit > 0)
 			}
 			if limit > 0 && size > limit {
@@ -464,6 +468,9 @@ func (c *chunkWrite) close() {
 }
 
 func (c *chunkWrite) field(name, v string) error {
+	if (name == "upload_id" && c.id != "") || (name == "chunk_index" && c.idx >= 0) {
+		return errField(name, "must be given once")
+	}
 	switch name {
 	case "upload_id":
 		c.id = v

@@ -361,6 +361,7 @@ func TestChunkedUploadRejects(t *testing.T) {
 		{"bad md5", []formPart{field("upload_id", c.id), field("chunk_index", "1"), md5Wrong, {name: "chunk", filename: "b", data: chunkOf(data, 1)}}, "chunk_md5"},
 		{"bad md5 spooled", []formPart{{name: "chunk", filename: "b", data: chunkOf(data, 1)}, field("upload_id", c.id), field("chunk_index", "1"), md5Wrong}, "chunk_md5"},
 		{"no chunk", []formPart{field("upload_id", c.id), field("chunk_index", "1")}, "chunk"},
+		{"index twice", []formPart{field("upload_id", c.id), field("chunk_index", "0"), field("chunk_index", "1"), {name: "chunk", filename: "b", data: chunkOf(data, 1)}}, "chunk_index"},
 		{"no index", []formPart{field("upload_id", c.id), {name: "chunk", filename: "b", data: []byte("x")}}, "chunk_index"},
 	}
 	for _, tc := range chunkTests {
