@@ -1,0 +1,1123 @@
+package main
+
+// contract_test.go is a black-box audit of the real binary against SPEC.md and
+// the original API document: it speaks only HTTP to `mika serve`, the way a
+// client written elsewhere would, and checks every rule such a client can see.
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var (
+	reDateTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$`)
+	reDate     = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+)
+
+// answer is one HTTP answer of the API.
+type answer struct {
+	status int
+	env    map[string]any
+	hdr    http.Header
+	raw    []byte
+}
+
+// get walks a dotted path ("data.user.id", "data.list.0.id") through the envelope.
+func (a answer) get(path string) any {
+	var cur any = a.env
+	for _, k := range strings.Split(path, ".") {
+		switch v := cur.(type) {
+		case map[string]any:
+			cur = v[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i >= len(v) {
+				return nil
+			}
+			cur = v[i]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+func (a answer) str(path string) string { s, _ := a.get(path).(string); return s }
+func (a answer) num(path string) float64 {
+	n, _ := a.get(path).(float64)
+	return n
+}
+func (a answer) id(path string) int64 { return int64(a.num(path)) }
+
+func (a answer) String() string { return fmt.Sprintf("HTTP %d %s", a.status, a.raw) }
+
+type apiClient struct {
+	t    *testing.T
+	base string
+	// proxied sends each /api/auth/ request from its own client address
+	// through X-Forwarded-For (the server trusts loopback as a proxy), so
+	// the audit is not held up by the 10-per-minute login limit.
+	proxied bool
+}
+
+var forwardedFor atomic.Int64
+
+// send performs req and checks the envelope rules of SPEC §3 on the answer.
+func (c apiClient) send(req *http.Request) answer {
+	c.t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	a := answer{status: res.StatusCode, hdr: res.Header, raw: raw}
+	if err := json.Unmarshal(raw, &a.env); err != nil {
+		c.t.Fatalf("%s %s: answer is not a JSON object: HTTP %d %q", req.Method, req.URL.Path, res.StatusCode, raw)
+	}
+	for _, k := range []string{"code", "message", "data"} {
+		if _, ok := a.env[k]; !ok {
+			c.t.Errorf("%s %s: envelope lacks %q: %s", req.Method, req.URL.Path, k, raw)
+		}
+	}
+	for k := range a.env {
+		if k != "code" && k != "message" && k != "data" && k != "errors" {
+			c.t.Errorf("%s %s: envelope has extra key %q", req.Method, req.URL.Path, k)
+		}
+	}
+	code := int(a.num("code"))
+	if res.StatusCode == 200 {
+		if code != 0 || a.env["message"] != "success" {
+			c.t.Errorf("%s %s: HTTP 200 with code %d message %v", req.Method, req.URL.Path, code, a.env["message"])
+		}
+	} else if code != res.StatusCode {
+		c.t.Errorf("%s %s: HTTP %d but code %d", req.Method, req.URL.Path, res.StatusCode, code)
+	}
+	if res.StatusCode != 200 && strings.TrimSpace(a.str("message")) == "" {
+		c.t.Errorf("%s %s: error without a message: %s", req.Method, req.URL.Path, raw)
+	}
+	for _, leak := range []string{"sql", "SQL", "goroutine ", "runtime error", "strconv.", "json: "} {
+		if res.StatusCode != 200 && strings.Contains(string(raw), leak) {
+			c.t.Errorf("%s %s: answer leaks an internal error (%q): %s", req.Method, req.URL.Path, leak, raw)
+		}
+	}
+	return a
+}
+
+// do sends a request with an optional Bearer token. body is nil, a string
+// (sent raw) or anything else (sent as JSON).
+func (c apiClient) do(method, path, token string, body any) answer {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if c.proxied && strings.HasPrefix(path, "/api/auth/") {
+		n := forwardedFor.Add(1)
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.%d.%d", n/250, n%250+1))
+	}
+	return c.send(req)
+}
+
+// login signs in and answers the envelope.
+func (c apiClient) login(user, pw string) answer {
+	c.t.Helper()
+	return c.do("POST", "/api/auth/login", "", map[string]string{"username": user, "password": pw})
+}
+
+// ok requires a success answer.
+func (c apiClient) ok(method, path, token string, body any) answer {
+	c.t.Helper()
+	a := c.do(method, path, token, body)
+	if a.status != 200 {
+		c.t.Fatalf("%s %s: want 200, got %s", method, path, a)
+	}
+	return a
+}
+
+// fails requires an error answer with the status and, when fields are
+// named, an `errors` object naming each of them.
+func (c apiClient) fails(status int, method, path, token string, body any, fields ...string) answer {
+	c.t.Helper()
+	a := c.do(method, path, token, body)
+	c.wantErr(a, status, method+" "+path, fields...)
+	return a
+}
+
+func (c apiClient) wantErr(a answer, status int, what string, fields ...string) {
+	c.t.Helper()
+	if a.status != status {
+		c.t.Errorf("%s: want %d, got %s", what, status, a)
+		return
+	}
+	errs, _ := a.env["errors"].(map[string]any)
+	for _, f := range fields {
+		if _, ok := errs[f]; !ok {
+			c.t.Errorf("%s: errors lacks %q: %s", what, f, a.raw)
+		}
+	}
+}
+
+// multipart posts form fields and an optional file part.
+func (c apiClient) multipart(path, token string, fields map[string]string, fileField, fileName string, file []byte) answer {
+	c.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	if fileField != "" {
+		fw, _ := mw.CreateFormFile(fileField, fileName)
+		fw.Write(file)
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", c.base+path, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return c.send(req)
+}
+
+func wantKeys(t *testing.T, what string, v any, keys ...string) {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Errorf("%s: not an object: %v", what, v)
+		return
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s: lacks %q: %v", what, k, m)
+		}
+	}
+}
+
+func wantTime(t *testing.T, what string, v any, allowEmpty bool) {
+	t.Helper()
+	s, _ := v.(string)
+	if allowEmpty && (v == nil || s == "") {
+		return
+	}
+	if !reDateTime.MatchString(s) {
+		t.Errorf("%s: %v is not YYYY-MM-DD HH:MM:SS", what, v)
+	}
+}
+
+func isInt(v any) bool {
+	f, ok := v.(float64)
+	return ok && f == float64(int64(f))
+}
+
+// checkPaging checks the list shape and the paging rules of SPEC §3 on one list endpoint.
+func (c apiClient) checkPaging(path, token string) {
+	c.t.Helper()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	a := c.ok("GET", path, token, nil)
+	wantKeys(c.t, path, a.get("data"), "list", "total", "page", "size")
+	if _, ok := a.get("data.list").([]any); !ok {
+		c.t.Errorf("%s: list is not an array (empty lists must be []): %s", path, a.raw)
+	}
+	if a.num("data.page") != 1 || a.num("data.size") != 20 {
+		c.t.Errorf("%s: default page/size: %v/%v", path, a.get("data.page"), a.get("data.size"))
+	}
+	if a = c.ok("GET", path+sep+"page=2&size=1000", token, nil); a.num("data.size") != 100 || a.num("data.page") != 2 {
+		c.t.Errorf("%s: size 1000 must clamp to 100, page 2 kept: %s", path, a.raw)
+	}
+	c.fails(400, "GET", path+sep+"page=0", token, nil, "page")
+	c.fails(400, "GET", path+sep+"page=abc", token, nil, "page")
+	c.fails(400, "GET", path+sep+"size=abc", token, nil, "size")
+	c.fails(400, "GET", path+sep+"size=0", token, nil, "size")
+}
+
+// lavfiClip makes a 2 s 320x180 H.264/AAC clip.
+func lavfiClip(t *testing.T) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "clip.mp4")
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=2",
+		"-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-shortest", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestContract drives one server through the API as an outside client would.
+func TestContract(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed")
+	}
+	data := t.TempDir()
+	base := startServe(t, data, "--trusted-proxies", "127.0.0.1/32")
+	c := apiClient{t: t, base: base, proxied: true}
+
+	// First run: setup creates the admin and answers like login; then it is closed.
+	c.fails(400, "POST", "/api/setup", "", map[string]string{"username": "ad", "password": "x"}, "username", "password")
+	setup := c.ok("POST", "/api/setup", "", map[string]string{"username": "admin", "password": "password123"})
+	admin := setup.str("data.token")
+	if admin == "" {
+		t.Fatalf("setup answer lacks a token: %s", setup.raw)
+	}
+	c.fails(403, "POST", "/api/setup", "", map[string]string{"username": "admin2", "password": "password123"})
+	// Lift the general rate limit so the audit itself is not throttled.
+	c.ok("PUT", "/api/admin/settings", admin, map[string]any{"rate_limit_rps": 10000, "rate_limit_burst": 100000})
+
+	// A real clip is transcoded while the rest of the checks run.
+	clip := lavfiClip(t)
+	catMovies := c.ok("POST", "/api/admin/categories", admin, map[string]any{"name": "电影", "parent_id": 0, "sort": 1}).id("data.id")
+	up := c.multipart("/api/videos/upload", admin, map[string]string{"title": "示例视频", "description": "视频描述",
+		"category_id": strconv.FormatInt(catMovies, 10), "tags": "动作,科幻"}, "file", "clip.mp4", clip)
+	if up.status != 200 {
+		t.Fatalf("upload: %s", up)
+	}
+	videoID := up.id("data.id")
+
+	t.Run("Upload", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		wantKeys(t, "upload answer", up.get("data"), "id", "title", "status", "upload_progress")
+		if up.str("data.title") != "示例视频" || up.str("data.status") != "pending" || up.num("data.upload_progress") != 100 || !isInt(up.get("data.id")) {
+			t.Errorf("upload answer: %s", up.raw)
+		}
+		a := c.multipart("/api/videos/upload", admin, map[string]string{"description": "x"}, "file", "a.mp4", []byte("junk"))
+		c.wantErr(a, 400, "upload without title", "title")
+		a = c.multipart("/api/videos/upload", admin, map[string]string{"title": strings.Repeat("长", 201)}, "file", "a.mp4", []byte("junk"))
+		c.wantErr(a, 400, "upload with a 201-character title", "title")
+		a = c.multipart("/api/videos/upload", admin, map[string]string{"title": "t", "category_id": "999999"}, "file", "a.mp4", []byte("junk"))
+		c.wantErr(a, 400, "upload to a missing category", "category_id")
+		a = c.multipart("/api/videos/upload", admin, map[string]string{"title": "t", "category_id": "abc"}, "file", "a.mp4", []byte("junk"))
+		c.wantErr(a, 400, "upload with a non-numeric category_id", "category_id")
+		a = c.multipart("/api/videos/upload", admin, map[string]string{"title": "t"}, "", "", nil)
+		c.wantErr(a, 400, "upload without a file", "file")
+		a = c.multipart("/api/videos/upload", "", map[string]string{"title": "t"}, "file", "a.mp4", []byte("junk"))
+		c.wantErr(a, 401, "upload without auth")
+	})
+
+	t.Run("General", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		res, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h map[string]any
+		json.NewDecoder(res.Body).Decode(&h)
+		res.Body.Close()
+		if h["status"] != "ok" || h["db"] != "ok" || h["ffmpeg"] == "" || h["ffmpeg"] == "missing" || h["ffmpeg"] == nil {
+			t.Errorf("healthz: %v", h)
+		}
+		c.fails(404, "GET", "/api/no/such/route", "", nil)
+		c.fails(404, "GET", "/api/videos/999999", admin, nil)
+		c.fails(404, "GET", "/api/videos/abc", admin, nil)
+		c.fails(405, "DELETE", "/api/categories", admin, nil)
+		c.fails(405, "GET", "/api/auth/login", "", nil)
+		c.fails(401, "GET", "/api/user/profile", "", nil)
+		c.fails(401, "GET", "/api/user/profile", "not-a-jwt", nil)
+		c.fails(400, "POST", "/api/auth/login", "", "{not json", "body")
+		c.fails(400, "POST", "/api/auth/login", "", "", "body")
+		c.fails(400, "POST", "/api/admin/categories", admin, map[string]any{"name": 1, "parent_id": 0}, "name")
+		c.fails(400, "POST", "/api/admin/categories", admin, map[string]any{"name": "n", "parent_id": "x"}, "parent_id")
+		c.fails(400, "PUT", "/api/user/profile", admin, map[string]any{"nickname": []int{1}}, "nickname")
+		big := `{"nickname":"` + strings.Repeat("a", 2<<20) + `"}`
+		c.fails(413, "PUT", "/api/user/profile", admin, big)
+		// Unknown JSON fields are ignored.
+		c.ok("PUT", "/api/user/profile", admin, map[string]any{"nickname": "管理员", "frobnicate": true})
+
+		res, err = http.Get(base + "/api/openapi.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&doc); err != nil || res.StatusCode != 200 {
+			t.Errorf("openapi.json: %d %v", res.StatusCode, err)
+		}
+		res.Body.Close()
+		if _, ok := doc["paths"].(map[string]any); !ok {
+			t.Errorf("openapi.json has no paths")
+		}
+		pub := c.ok("GET", "/api/settings/public", "", nil)
+		wantKeys(t, "public settings", pub.get("data"), "site_name", "register_mode")
+		if _, leaks := pub.get("data").(map[string]any)["webhook_secret"]; leaks {
+			t.Errorf("public settings leak the webhook secret")
+		}
+	})
+
+	// A second, ordinary user.
+	var bob string
+	var bobID int64
+	t.Run("Accounts", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		reg := c.ok("POST", "/api/auth/register", "", map[string]string{"username": "bob_1", "password": "password123", "email": "bob@example.com"})
+		bob, bobID = reg.str("data.token"), reg.id("data.user.id")
+		wantKeys(t, "register answer", reg.get("data"), "token", "expire", "user")
+		wantKeys(t, "register user", reg.get("data.user"), "id", "username", "nickname", "avatar")
+		c.fails(409, "POST", "/api/auth/register", "", map[string]string{"username": "bob_1", "password": "password123", "email": "b2@example.com"}, "username")
+		c.fails(400, "POST", "/api/auth/register", "", map[string]string{"username": "b!", "password": "short", "email": "nope"}, "username", "password", "email")
+
+		a := c.login("admin", "password123")
+		if a.status != 200 {
+			t.Fatalf("login: %s", a)
+		}
+		wantKeys(t, "login answer", a.get("data"), "token", "expire", "user")
+		wantKeys(t, "login user", a.get("data.user"), "id", "username", "nickname", "avatar", "role")
+		exp := a.num("data.expire")
+		if !isInt(a.get("data.expire")) || exp < float64(time.Now().Add(23*time.Hour).Unix()) || exp > float64(time.Now().Add(25*time.Hour).Unix()) {
+			t.Errorf("expire must be Unix seconds about 24 h ahead: %v", a.get("data.expire"))
+		}
+		if a.str("data.user.username") != "admin" || a.str("data.user.role") != "admin" {
+			t.Errorf("login user: %v", a.get("data.user"))
+		}
+		wrongPw, noUser := c.login("admin", "wrongpassword"), c.login("nobody_here", "wrongpassword")
+		if wrongPw.status != 401 || noUser.status != 401 || wrongPw.str("message") != noUser.str("message") {
+			t.Errorf("wrong password and unknown user must both be 401 with one message: %s / %s", wrongPw, noUser)
+		}
+
+		p := c.ok("GET", "/api/user/profile", bob, nil)
+		wantKeys(t, "profile", p.get("data"), "id", "username", "nickname", "email", "avatar", "vip_level", "vip_expire", "points", "created_at", "role")
+		wantTime(t, "profile created_at", p.get("data.created_at"), false)
+		if p.str("data.role") != "user" || p.str("data.email") != "bob@example.com" || !isInt(p.get("data.vip_level")) || !isInt(p.get("data.points")) {
+			t.Errorf("profile: %s", p.raw)
+		}
+		// PUT changes only what it names.
+		c.ok("PUT", "/api/user/profile", bob, map[string]any{"nickname": "新昵称"})
+		p = c.ok("GET", "/api/user/profile", bob, nil)
+		if p.str("data.nickname") != "新昵称" || p.str("data.email") != "bob@example.com" {
+			t.Errorf("partial profile PUT: %s", p.raw)
+		}
+		c.ok("PUT", "/api/user/profile", bob, map[string]any{"email": "bob2@example.com", "role": "admin", "points": 99999, "username": "evil"})
+		p = c.ok("GET", "/api/user/profile", bob, nil)
+		if p.str("data.nickname") != "新昵称" || p.str("data.email") != "bob2@example.com" || p.str("data.role") != "user" || p.num("data.points") == 99999 || p.str("data.username") != "bob_1" {
+			t.Errorf("profile PUT must change nickname/avatar/email only: %s", p.raw)
+		}
+		c.fails(400, "PUT", "/api/user/profile", bob, map[string]any{"email": "not-an-email"}, "email")
+		c.fails(403, "GET", "/api/admin/settings", bob, nil)
+		c.fails(403, "GET", "/api/admin/users", bob, nil)
+		c.fails(403, "POST", "/api/admin/categories", bob, map[string]any{"name": "x"})
+
+		// Avatar: an image ≤ 2 MiB answers its public path.
+		png, _ := hex.DecodeString("89504e470d0a1a0a0000000d4948445200000001000000010806000000" +
+			"1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+		av := c.multipart("/api/user/avatar", bob, nil, "file", "a.png", png)
+		if av.status != 200 || !strings.HasPrefix(av.str("data.avatar"), "/avatars/") {
+			t.Errorf("avatar: %s", av)
+		} else if res, err := http.Get(base + av.str("data.avatar")); err != nil || res.StatusCode != 200 {
+			t.Errorf("avatar not served: %v %v", res, err)
+		} else {
+			res.Body.Close()
+		}
+		c.wantErr(c.multipart("/api/user/avatar", bob, nil, "file", "a.png", []byte("not an image")), 400, "avatar that is not an image", "file")
+	})
+
+	t.Run("PasswordAndDisable", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		reg := c.ok("POST", "/api/auth/register", "", map[string]string{"username": "carol", "password": "password123", "email": "carol@example.com"})
+		tok, id := reg.str("data.token"), reg.id("data.user.id")
+		c.fails(400, "PUT", "/api/user/password", tok, map[string]string{"old_password": "password123", "new_password": "short"}, "new_password")
+		a := c.do("PUT", "/api/user/password", tok, map[string]string{"old_password": "wrongwrong", "new_password": "password456"})
+		if a.status != 400 && a.status != 401 && a.status != 403 {
+			t.Errorf("wrong old password: %s", a)
+		}
+		c.ok("PUT", "/api/user/password", tok, map[string]string{"old_password": "password123", "new_password": "password456"})
+		c.fails(401, "GET", "/api/user/profile", tok, nil)
+		if a := c.login("carol", "password123"); a.status != 401 {
+			t.Errorf("the old password still works: %s", a)
+		}
+		a = c.login("carol", "password456")
+		if a.status != 200 {
+			t.Fatalf("login with the new password: %s", a)
+		}
+		tok = a.str("data.token")
+		c.ok("PUT", fmt.Sprintf("/api/admin/users/%d", id), admin, map[string]any{"disabled": true})
+		c.fails(401, "GET", "/api/user/profile", tok, nil)
+		if a := c.login("carol", "password456"); a.status != 401 {
+			t.Errorf("a disabled user logged in: %s", a)
+		}
+	})
+
+	t.Run("AdminUsers", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		c.checkPaging("/api/admin/users", admin)
+		a := c.ok("GET", "/api/admin/users?keyword=bob", admin, nil)
+		if a.num("data.total") != 1 || a.id("data.list.0.id") != bobID {
+			t.Errorf("users keyword: %s", a.raw)
+		}
+		wantTime(t, "user created_at", a.get("data.list.0.created_at"), false)
+		c.ok("PUT", fmt.Sprintf("/api/admin/users/%d", bobID), admin, map[string]any{"vip_level": 2, "vip_expire": "2024-12-31", "points": 1000})
+		p := c.ok("GET", "/api/user/profile", bob, nil)
+		if p.num("data.vip_level") != 2 || p.str("data.vip_expire") != "2024-12-31" || p.num("data.points") != 1000 || p.str("data.email") != "bob2@example.com" {
+			t.Errorf("profile after the admin's PUT: %s", p.raw)
+		}
+		if !reDate.MatchString(p.str("data.vip_expire")) {
+			t.Errorf("vip_expire must be YYYY-MM-DD: %v", p.get("data.vip_expire"))
+		}
+		c.fails(400, "PUT", fmt.Sprintf("/api/admin/users/%d", bobID), admin, map[string]any{"role": "god"}, "role")
+		c.fails(400, "PUT", fmt.Sprintf("/api/admin/users/%d", bobID), admin, map[string]any{"vip_expire": "31/12/2024"}, "vip_expire")
+		c.fails(400, "PUT", fmt.Sprintf("/api/admin/users/%d", bobID), admin, map[string]any{"points": "many"}, "points")
+		c.fails(404, "PUT", "/api/admin/users/999999", admin, map[string]any{"points": 1})
+	})
+
+	t.Run("RegisterModes", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		c.checkPaging("/api/admin/invites", admin)
+		inv := c.ok("POST", "/api/admin/invites", admin, map[string]any{})
+		code := inv.str("data.code")
+		if code == "" {
+			t.Fatalf("invite answer lacks code: %s", inv.raw)
+		}
+		c.ok("PUT", "/api/admin/settings", admin, map[string]any{"register_mode": "invite"})
+		if c.ok("GET", "/api/settings/public", "", nil).str("data.register_mode") != "invite" {
+			t.Errorf("public settings do not show the new register_mode")
+		}
+		c.fails(400, "POST", "/api/auth/register", "", map[string]string{"username": "dave", "password": "password123", "email": "d@example.com"}, "invite_code")
+		c.fails(400, "POST", "/api/auth/register", "", map[string]string{"username": "dave", "password": "password123", "email": "d@example.com", "invite_code": "NOPE123"}, "invite_code")
+		c.ok("POST", "/api/auth/register", "", map[string]string{"username": "dave", "password": "password123", "email": "d@example.com", "invite_code": code})
+		c.fails(400, "POST", "/api/auth/register", "", map[string]string{"username": "erin", "password": "password123", "email": "e@example.com", "invite_code": code}, "invite_code")
+		c.ok("PUT", "/api/admin/settings", admin, map[string]any{"register_mode": "closed"})
+		c.fails(403, "POST", "/api/auth/register", "", map[string]string{"username": "erin", "password": "password123", "email": "e@example.com"})
+		c.ok("PUT", "/api/admin/settings", admin, map[string]any{"register_mode": "open"})
+	})
+
+	t.Run("Settings", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		all := c.ok("GET", "/api/admin/settings", admin, nil)
+		wantKeys(t, "settings", all.get("data"), "site_name", "site_url", "register_mode", "auto_publish", "transcode_concurrency",
+			"ladder", "hls_segment_seconds", "video_preset", "hwaccel", "max_upload_bytes", "rate_limit_rps", "rate_limit_burst",
+			"webhook_url", "webhook_secret")
+		a := c.ok("PUT", "/api/admin/settings", admin, map[string]any{"site_name": "米卡云转码", "site_url": "https://example.com"})
+		if a.str("data.site_name") != "米卡云转码" || a.str("data.site_url") != "https://example.com" || a.get("data.ladder") == nil {
+			t.Errorf("PUT settings must answer all settings: %s", a.raw)
+		}
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"site_name": "changed", "bogus": 1}, "bogus")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"site_name": "changed", "transcode_concurrency": 99}, "transcode_concurrency")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"site_name": "changed", "register_mode": "sometimes"}, "register_mode")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"ladder": []int{100}}, "ladder")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"hls_segment_seconds": 11}, "hls_segment_seconds")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"video_preset": "turbo"}, "video_preset")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"hwaccel": "quantum"}, "hwaccel")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"auto_publish": "yes"}, "auto_publish")
+		c.fails(400, "PUT", "/api/admin/settings", admin, "[1,2]")
+		if got := c.ok("GET", "/api/admin/settings", admin, nil).str("data.site_name"); got != "米卡云转码" {
+			t.Errorf("a refused PUT changed site_name to %q", got)
+		}
+		if got := c.ok("GET", "/api/settings/public", "", nil).str("data.site_name"); got != "米卡云转码" {
+			t.Errorf("public site_name %q", got)
+		}
+	})
+
+	t.Run("APIKeys", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		k := c.ok("POST", "/api/user/api-keys", bob, map[string]any{"name": "script"})
+		key, secret, keyID := k.str("data.api_key"), k.str("data.secret_key"), k.id("data.id")
+		if key == "" || secret == "" {
+			t.Fatalf("api key answer: %s", k.raw)
+		}
+		c.checkPaging("/api/user/api-keys", bob)
+		list := c.ok("GET", "/api/user/api-keys", bob, nil)
+		if strings.Contains(string(list.raw), secret) || strings.Contains(string(list.raw), "secret_key") {
+			t.Errorf("the key list shows the secret: %s", list.raw)
+		}
+		legacy := func(ts int64, sign string) answer {
+			req, _ := http.NewRequest("GET", base+"/api/user/profile", nil)
+			req.Header.Set("X-API-Key", key)
+			req.Header.Set("X-Timestamp", strconv.FormatInt(ts, 10))
+			req.Header.Set("X-Sign", sign)
+			return c.send(req)
+		}
+		sum := func(ts int64) string {
+			h := sha256.Sum256([]byte(key + strconv.FormatInt(ts, 10) + secret))
+			return hex.EncodeToString(h[:])
+		}
+		now := time.Now().Unix()
+		if a := legacy(now, sum(now)); a.status != 200 || a.str("data.username") != "bob_1" {
+			t.Errorf("legacy sign: %s", a)
+		}
+		if a := legacy(now-301, sum(now-301)); a.status != 401 {
+			t.Errorf("a timestamp 301 s old: %s", a)
+		}
+		if a := legacy(now+301, sum(now+301)); a.status != 401 {
+			t.Errorf("a timestamp 301 s ahead: %s", a)
+		}
+		if a := legacy(now, strings.Repeat("0", 64)); a.status != 401 {
+			t.Errorf("a wrong sign: %s", a)
+		}
+		if a := legacy(now, strings.ToUpper(sum(now))); a.status != 200 && a.status != 401 {
+			t.Errorf("an upper-case sign: %s", a)
+		}
+
+		nonced := func(method, path, nonce string, body []byte, signBody []byte) answer {
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			bh := sha256.Sum256(signBody)
+			mac := hmac.New(sha256.New, []byte(secret))
+			mac.Write([]byte(method + "\n" + strings.SplitN(path, "?", 2)[0] + "\n" + ts + "\n" + nonce + "\n" + hex.EncodeToString(bh[:])))
+			var rd io.Reader
+			if body != nil {
+				rd = bytes.NewReader(body)
+			}
+			req, _ := http.NewRequest(method, base+path, rd)
+			if body != nil {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			req.Header.Set("X-API-Key", key)
+			req.Header.Set("X-Timestamp", ts)
+			req.Header.Set("X-Nonce", nonce)
+			req.Header.Set("X-Sign", hex.EncodeToString(mac.Sum(nil)))
+			return c.send(req)
+		}
+		nonce := fmt.Sprintf("n%015d", time.Now().UnixNano()%1e15)
+		if a := nonced("GET", "/api/user/profile", nonce, nil, nil); a.status != 200 || a.str("data.username") != "bob_1" {
+			t.Errorf("nonce sign: %s", a)
+		}
+		if a := nonced("GET", "/api/user/profile", nonce, nil, nil); a.status != 401 {
+			t.Errorf("a replayed nonce: %s", a)
+		}
+		if a := nonced("GET", "/api/videos?page=1&size=5", nonce+"q", nil, nil); a.status != 200 {
+			t.Errorf("nonce sign with a query string (signed without it): %s", a)
+		}
+		if a := nonced("GET", "/api/user/profile", "short", nil, nil); a.status != 401 {
+			t.Errorf("a nonce under 16 chars: %s", a)
+		}
+		body := []byte(`{"nickname":"签名"}`)
+		if a := nonced("PUT", "/api/user/profile", nonce+"b", body, body); a.status != 200 {
+			t.Errorf("nonce sign over a body: %s", a)
+		}
+		if a := nonced("PUT", "/api/user/profile", nonce+"c", []byte(`{"nickname":"篡改"}`), body); a.status != 401 {
+			t.Errorf("a tampered body: %s", a)
+		}
+		if a := c.ok("GET", "/api/user/profile", bob, nil); a.str("data.nickname") != "签名" {
+			t.Errorf("nickname after signed PUT: %s", a.raw)
+		}
+		c.ok("DELETE", fmt.Sprintf("/api/user/api-keys/%d", keyID), bob, nil)
+		now = time.Now().Unix()
+		if a := legacy(now, sum(now)); a.status != 401 {
+			t.Errorf("a revoked key: %s", a)
+		}
+		c.fails(404, "DELETE", fmt.Sprintf("/api/user/api-keys/%d", keyID), bob, nil)
+	})
+
+	var catAction int64
+	t.Run("Categories", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		catAction = c.ok("POST", "/api/admin/categories", admin, map[string]any{"name": "动作片", "parent_id": catMovies, "sort": 1}).id("data.id")
+		catB := c.ok("POST", "/api/admin/categories", admin, map[string]any{"name": "B", "parent_id": 0, "sort": 0}).id("data.id")
+		catC := c.ok("POST", "/api/admin/categories", admin, map[string]any{"name": "C", "parent_id": 0, "sort": 1}).id("data.id")
+		tree := c.ok("GET", "/api/categories", "", nil)
+		roots, ok := tree.get("data").([]any)
+		if !ok || len(roots) != 3 {
+			t.Fatalf("category tree: %s", tree.raw)
+		}
+		// Siblings by sort, then id: B(0), 电影(1, lower id), C(1).
+		order := []int64{catB, catMovies, catC}
+		for i, want := range order {
+			if got := tree.id(fmt.Sprintf("data.%d.id", i)); got != want {
+				t.Errorf("root %d: id %d, want %d: %s", i, got, want, tree.raw)
+			}
+		}
+		wantKeys(t, "root category", tree.get("data.1"), "id", "name", "parent_id", "sort", "children")
+		wantKeys(t, "child category", tree.get("data.1.children.0"), "id", "name", "parent_id", "sort")
+		if tree.id("data.1.children.0.id") != catAction || tree.id("data.1.children.0.parent_id") != catMovies || tree.num("data.1.parent_id") != 0 {
+			t.Errorf("child placement: %s", tree.raw)
+		}
+		c.fails(409, "POST", "/api/admin/categories", admin, map[string]any{"name": "动作片", "parent_id": catMovies})
+		c.ok("POST", "/api/admin/categories", admin, map[string]any{"name": "动作片", "parent_id": catC}) // other parent: fine
+		c.fails(400, "POST", "/api/admin/categories", admin, map[string]any{"name": "", "parent_id": 0}, "name")
+		c.fails(400, "POST", "/api/admin/categories", admin, map[string]any{"name": strings.Repeat("名", 51)}, "name")
+		c.fails(400, "POST", "/api/admin/categories", admin, map[string]any{"name": "orphan", "parent_id": 999999}, "parent_id")
+		c.fails(400, "PUT", fmt.Sprintf("/api/admin/categories/%d", catMovies), admin, map[string]any{"parent_id": catAction}, "parent_id")
+		c.fails(400, "PUT", fmt.Sprintf("/api/admin/categories/%d", catMovies), admin, map[string]any{"parent_id": catMovies}, "parent_id")
+		c.fails(409, "PUT", fmt.Sprintf("/api/admin/categories/%d", catC), admin, map[string]any{"name": "B"})
+		c.fails(404, "PUT", "/api/admin/categories/999999", admin, map[string]any{"name": "x"})
+		// The document's update names name and sort only; parent stays.
+		c.ok("PUT", fmt.Sprintf("/api/admin/categories/%d", catAction), admin, map[string]any{"name": "动作", "sort": 2})
+		tree = c.ok("GET", "/api/categories", "", nil)
+		if tree.str("data.1.children.0.name") != "动作" || tree.num("data.1.children.0.sort") != 2 || tree.id("data.1.children.0.parent_id") != catMovies {
+			t.Errorf("category PUT: %s", tree.raw)
+		}
+		c.ok("PUT", fmt.Sprintf("/api/admin/categories/%d", catAction), admin, map[string]any{"name": "动作片"})
+		if tree = c.ok("GET", "/api/categories", "", nil); tree.num("data.1.children.0.sort") != 2 {
+			t.Errorf("a PUT without sort changed sort: %s", tree.raw)
+		}
+		a := c.fails(409, "DELETE", fmt.Sprintf("/api/admin/categories/%d", catMovies), admin, nil)
+		if !strings.Contains(strings.ToLower(string(a.raw)), "child") && !strings.Contains(strings.ToLower(string(a.raw)), "video") {
+			t.Errorf("409 on delete must say which: %s", a.raw)
+		}
+		c.ok("DELETE", fmt.Sprintf("/api/admin/categories/%d", catB), admin, nil)
+		c.fails(404, "DELETE", fmt.Sprintf("/api/admin/categories/%d", catB), admin, nil)
+	})
+
+	var chunkedID int64
+	t.Run("ChunkedUpload", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		const chunk = 5242880
+		size := int64(chunk + 100)
+		payload := make([]byte, size)
+		for i := range payload {
+			payload[i] = byte(i * 7)
+		}
+		c.fails(400, "POST", "/api/videos/upload/init", bob, map[string]any{"filename": "v.mp4", "filesize": size}, "title")
+		c.fails(400, "POST", "/api/videos/upload/init", bob, map[string]any{"filename": "v.mp4", "filesize": "big", "title": "t"}, "filesize")
+		c.fails(400, "POST", "/api/videos/upload/init", bob, map[string]any{"filename": "v.mp4", "filesize": size, "title": "t", "category_id": 999999}, "category_id")
+		init := c.ok("POST", "/api/videos/upload/init", bob, map[string]any{"filename": "video.mp4", "filesize": size, "title": "分片", "category_id": catMovies})
+		uid := init.str("data.upload_id")
+		if uid == "" || init.num("data.chunk_size") != chunk || init.num("data.total_chunks") != 2 {
+			t.Fatalf("init answer: %s", init.raw)
+		}
+		if a := c.ok("POST", "/api/videos/upload/init", bob, map[string]any{"filename": "v.mp4", "filesize": 1073741824, "title": "t"}); a.num("data.total_chunks") != 205 {
+			t.Errorf("1 GiB must be 205 chunks as in the document: %s", a.raw)
+		}
+		if a := c.ok("POST", "/api/videos/upload/init", bob, map[string]any{"filename": "v.mp4", "filesize": chunk, "title": "t"}); a.num("data.total_chunks") != 1 {
+			t.Errorf("exactly one chunk: %s", a.raw)
+		}
+		send := func(tok, id, idx string, b []byte, extra map[string]string) answer {
+			f := map[string]string{"upload_id": id, "chunk_index": idx}
+			for k, v := range extra {
+				f[k] = v
+			}
+			return c.multipart("/api/videos/upload/chunk", tok, f, "chunk", "blob", b)
+		}
+		c.wantErr(send(bob, uid, "2", payload[chunk:], nil), 400, "chunk index out of range")
+		c.wantErr(send(bob, uid, "-1", payload[chunk:], nil), 400, "negative chunk index")
+		c.wantErr(send(bob, uid, "0", payload[:100], nil), 400, "a short chunk that is not the last")
+		c.wantErr(send(bob, "no-such-upload", "0", payload[:chunk], nil), 400, "an unknown upload_id")
+		c.wantErr(send(bob, uid, "1", payload[chunk:], map[string]string{"chunk_md5": strings.Repeat("0", 32)}), 400, "a chunk_md5 mismatch")
+		if a := send(admin, uid, "1", payload[chunk:], nil); a.status != 403 && a.status != 404 && a.status != 400 {
+			t.Errorf("another user's chunk: %s", a)
+		}
+		if a := send(bob, uid, "1", payload[chunk:], nil); a.status != 200 {
+			t.Fatalf("last chunk: %s", a)
+		}
+		if a := send(bob, uid, "1", payload[chunk:], nil); a.status != 200 {
+			t.Errorf("a chunk sent twice must be idempotent: %s", a)
+		}
+		st := c.ok("GET", "/api/videos/upload/"+uid, bob, nil)
+		wantKeys(t, "upload status", st.get("data"), "upload_id", "chunk_size", "total_chunks", "uploaded")
+		if up, _ := st.get("data.uploaded").([]any); len(up) != 1 || up[0] != float64(1) {
+			t.Errorf("uploaded: %s", st.raw)
+		}
+		if a := c.do("GET", "/api/videos/upload/"+uid, admin, nil); a.status != 403 && a.status != 404 {
+			t.Errorf("another user's upload status: %s", a)
+		}
+		c.fails(404, "GET", "/api/videos/upload/no-such-upload", bob, nil)
+		a := c.fails(400, "POST", "/api/videos/upload/complete", bob, map[string]string{"upload_id": uid}, "missing")
+		if a.status == 400 {
+			errs, _ := a.env["errors"].(map[string]any)
+			missing := fmt.Sprint(errs["missing"])
+			if !strings.Contains(missing, "0") || strings.Contains(missing, "1") {
+				t.Errorf("errors.missing must list chunk 0 only: %v", errs["missing"])
+			}
+		}
+		c.fails(400, "POST", "/api/videos/upload/complete", bob, map[string]string{"upload_id": "no-such-upload"})
+		if a := send(bob, uid, "0", payload[:chunk], nil); a.status != 200 {
+			t.Fatalf("chunk 0: %s", a)
+		}
+		done := c.ok("POST", "/api/videos/upload/complete", bob, map[string]string{"upload_id": uid})
+		chunkedID = done.id("data.id")
+		if chunkedID == 0 || done.str("data.title") != "分片" || done.str("data.status") != "pending" || done.num("data.upload_progress") != 100 {
+			t.Errorf("complete answer: %s", done.raw)
+		}
+
+		// sha256 of the whole file is checked on complete.
+		init = c.ok("POST", "/api/videos/upload/init", bob, map[string]any{"filename": "s.mp4", "filesize": 100, "title": "sum", "sha256": strings.Repeat("ab", 32)})
+		uid = init.str("data.upload_id")
+		if a := send(bob, uid, "0", payload[:100], nil); a.status != 200 {
+			t.Fatalf("single chunk: %s", a)
+		}
+		c.fails(400, "POST", "/api/videos/upload/complete", bob, map[string]string{"upload_id": uid}, "sha256")
+	})
+
+	t.Run("Videos", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		d := c.ok("GET", fmt.Sprintf("/api/videos/%d", chunkedID), bob, nil)
+		wantKeys(t, "video detail", d.get("data"), "id", "title", "description", "cover", "play_url", "duration", "resolution",
+			"file_size", "views", "category", "tags", "created_at", "status", "transcode_status", "user_id", "variants")
+		wantTime(t, "video created_at", d.get("data.created_at"), false)
+		if d.str("data.play_url") != "" || d.num("data.status") != 0 && d.num("data.status") != 2 {
+			t.Errorf("an unplayable video: %s", d.raw)
+		}
+		if d.id("data.category.id") != catMovies || d.str("data.category.name") != "电影" || d.id("data.user_id") != bobID {
+			t.Errorf("detail category/user: %s", d.raw)
+		}
+		if _, ok := d.get("data.tags").([]any); !ok {
+			t.Errorf("tags must be an array, even empty: %s", d.raw)
+		}
+		if _, ok := d.get("data.variants").([]any); !ok {
+			t.Errorf("variants must be an array, even empty: %s", d.raw)
+		}
+		if !isInt(d.get("data.duration")) {
+			t.Errorf("duration must be an integer: %v", d.get("data.duration"))
+		}
+		// Unpublished videos are the owner's and the admins' only.
+		c.fails(404, "GET", fmt.Sprintf("/api/videos/%d", chunkedID), "", nil)
+		other := c.ok("POST", "/api/auth/register", "", map[string]string{"username": "frank", "password": "password123", "email": "f@example.com"}).str("data.token")
+		c.fails(404, "GET", fmt.Sprintf("/api/videos/%d", chunkedID), other, nil)
+		c.ok("GET", fmt.Sprintf("/api/videos/%d", chunkedID), admin, nil)
+		if a := c.do("PUT", fmt.Sprintf("/api/videos/%d", chunkedID), other, map[string]any{"title": "mine"}); a.status != 403 && a.status != 404 {
+			t.Errorf("PUT by a stranger: %s", a)
+		}
+		if a := c.do("DELETE", fmt.Sprintf("/api/videos/%d", chunkedID), other, nil); a.status != 403 && a.status != 404 {
+			t.Errorf("DELETE by a stranger: %s", a)
+		}
+
+		// PUT changes only what it names.
+		c.ok("PUT", fmt.Sprintf("/api/videos/%d", chunkedID), bob, map[string]any{"description": "描述", "tags": []string{"动作", "冒险"}})
+		c.ok("PUT", fmt.Sprintf("/api/videos/%d", chunkedID), bob, map[string]any{"title": "新标题"})
+		d = c.ok("GET", fmt.Sprintf("/api/videos/%d", chunkedID), bob, nil)
+		tags, _ := d.get("data.tags").([]any)
+		if d.str("data.title") != "新标题" || d.str("data.description") != "描述" || d.id("data.category.id") != catMovies || len(tags) != 2 || tags[0] != "动作" {
+			t.Errorf("partial PUT: %s", d.raw)
+		}
+		c.ok("PUT", fmt.Sprintf("/api/videos/%d", chunkedID), bob, map[string]any{"category_id": catAction})
+		if d = c.ok("GET", fmt.Sprintf("/api/videos/%d", chunkedID), bob, nil); d.id("data.category.id") != catAction || d.str("data.title") != "新标题" {
+			t.Errorf("category PUT: %s", d.raw)
+		}
+		c.fails(400, "PUT", fmt.Sprintf("/api/videos/%d", chunkedID), bob, map[string]any{"title": ""}, "title")
+		c.fails(400, "PUT", fmt.Sprintf("/api/videos/%d", chunkedID), bob, map[string]any{"title": 5}, "title")
+		c.fails(400, "PUT", fmt.Sprintf("/api/videos/%d", chunkedID), bob, map[string]any{"category_id": 999999}, "category_id")
+		c.fails(400, "PUT", fmt.Sprintf("/api/videos/%d", chunkedID), bob, map[string]any{"tags": 5}, "tags")
+		c.fails(400, "PUT", fmt.Sprintf("/api/videos/%d", chunkedID), bob, map[string]any{"status": 7}, "status")
+		if a := c.do("PUT", fmt.Sprintf("/api/videos/%d", chunkedID), bob, map[string]any{"status": 1}); a.status != 400 && a.status != 409 {
+			t.Errorf("publishing a video that is not playable: %s", a)
+		}
+		c.fails(404, "PUT", "/api/videos/999999", bob, map[string]any{"title": "x"})
+		// A category in use cannot be deleted.
+		c.fails(409, "DELETE", fmt.Sprintf("/api/admin/categories/%d", catAction), admin, nil)
+
+		// Lists.
+		c.checkPaging("/api/videos", "")
+		c.checkPaging("/api/videos?mine=1", bob)
+		mine := c.ok("GET", "/api/videos?mine=1", bob, nil)
+		if mine.num("data.total") < 1 {
+			t.Errorf("mine=1 must list the caller's processing videos: %s", mine.raw)
+		}
+		wantKeys(t, "list item", mine.get("data.list.0"), "id", "title", "description", "cover", "duration", "views", "category", "created_at")
+		if pub := c.ok("GET", "/api/videos", other, nil); strings.Contains(string(pub.raw), "新标题") {
+			t.Errorf("a stranger's list shows an unpublished video: %s", pub.raw)
+		}
+		c.fails(400, "GET", "/api/videos?category_id=abc", "", nil, "category_id")
+		c.fails(400, "GET", "/api/videos?order=random", "", nil, "order")
+		if all := c.ok("GET", "/api/videos?status=0", admin, nil); all.num("data.total") < 1 {
+			t.Errorf("admin status=0 filter: %s", all.raw)
+		}
+	})
+
+	var taskID int64
+	t.Run("Playback", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		var d answer
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			d = c.ok("GET", fmt.Sprintf("/api/videos/%d", videoID), admin, nil)
+			if s := d.str("data.transcode_status"); s == "completed" || s == "failed" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if d.str("data.transcode_status") != "completed" || d.num("data.status") != 1 {
+			t.Fatalf("transcode did not complete and publish: %s", d.raw)
+		}
+		if d.num("data.duration") != 2 || !isInt(d.get("data.duration")) || d.num("data.file_size") <= 0 || d.str("data.resolution") != "180p" {
+			t.Errorf("probed fields: %s", d.raw)
+		}
+		wantKeys(t, "variant", d.get("data.variants.0"), "name", "width", "height", "bandwidth")
+		tags, _ := d.get("data.tags").([]any)
+		if len(tags) != 2 || tags[0] != "动作" || tags[1] != "科幻" {
+			t.Errorf("tags from the upload form: %v", d.get("data.tags"))
+		}
+		play := d.str("data.play_url")
+		prefix := fmt.Sprintf("/videos/%d/index.m3u8", videoID)
+		if !strings.HasPrefix(play, prefix) {
+			t.Fatalf("play_url %q", play)
+		}
+		cover := d.str("data.cover")
+		if cover != fmt.Sprintf("/covers/%d.jpg", videoID) {
+			t.Errorf("cover %q", cover)
+		}
+		// Anonymous users see it now.
+		if a := c.ok("GET", fmt.Sprintf("/api/videos/%d", videoID), "", nil); !strings.HasPrefix(a.str("data.play_url"), prefix) {
+			t.Errorf("anonymous detail of a published video: %s", a.raw)
+		}
+		if a := c.ok("GET", "/api/videos?keyword=示例视", "", nil); a.num("data.total") != 1 || a.id("data.list.0.id") != videoID {
+			t.Errorf("keyword 示例视: %s", a.raw)
+		}
+		if a := c.ok("GET", "/api/videos?keyword=科幻", "", nil); a.num("data.total") != 1 {
+			t.Errorf("keyword matching a tag: %s", a.raw)
+		}
+		if a := c.ok("GET", fmt.Sprintf("/api/videos?category_id=%d", catMovies), "", nil); a.num("data.total") < 1 {
+			t.Errorf("category filter: %s", a.raw)
+		}
+		// The play URL plays in ffprobe with no extra header.
+		out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,width,height", "-of", "json", base+play).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), `"video"`) || !strings.Contains(string(out), `"audio"`) {
+			t.Errorf("ffprobe %s: %v %s", play, err, out)
+		}
+		get := func(u string) (int, string) {
+			res, err := http.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return res.StatusCode, string(b)
+		}
+		st, master := get(base + play)
+		if st != 200 || !strings.Contains(master, "BANDWIDTH=") || !strings.Contains(master, "RESOLUTION=") || !strings.Contains(master, "CODECS=") {
+			t.Errorf("master playlist %d: %s", st, master)
+		}
+		if st, _ := get(base + prefix); st != 403 {
+			t.Errorf("master playlist without a token: %d", st)
+		}
+		if u, err := url.Parse(play); err == nil && u.RawQuery != "" {
+			q := u.Query()
+			for k, v := range q {
+				b := []byte(v[0])
+				if b[len(b)-1] == 'a' {
+					b[len(b)-1] = 'b'
+				} else {
+					b[len(b)-1] = 'a'
+				}
+				q.Set(k, string(b))
+			}
+			if st, _ := get(base + u.Path + "?" + q.Encode()); st != 403 {
+				t.Errorf("an altered token: %d", st)
+			}
+		}
+		// A variant playlist below the master needs the token too.
+		for _, line := range strings.Split(master, "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				variant := strings.SplitN(line, "?", 2)[0]
+				if !strings.HasPrefix(variant, "/") {
+					variant = fmt.Sprintf("/videos/%d/", videoID) + variant
+				}
+				if st, _ := get(base + variant); st != 403 {
+					t.Errorf("variant %s without a token: %d", variant, st)
+				}
+				break
+			}
+		}
+		if st, body := get(base + cover); st != 200 || !strings.HasPrefix(body, "\xff\xd8") {
+			t.Errorf("public cover of a published video: %d", st)
+		}
+		if a := c.ok("GET", fmt.Sprintf("/api/videos/%d", videoID), admin, nil); a.num("data.views") < 1 {
+			t.Errorf("fetching the master playlist must count a view: %s", a.raw)
+		}
+
+		// Hidden: owner and admins only.
+		c.ok("PUT", fmt.Sprintf("/api/videos/%d", videoID), admin, map[string]any{"status": 3})
+		c.fails(404, "GET", fmt.Sprintf("/api/videos/%d", videoID), bob, nil)
+		if a := c.ok("GET", fmt.Sprintf("/api/videos/%d", videoID), admin, nil); a.num("data.status") != 3 || a.str("data.title") != "示例视频" {
+			t.Errorf("hidden video for its owner: %s", a.raw)
+		}
+		c.ok("PUT", fmt.Sprintf("/api/videos/%d", videoID), admin, map[string]any{"status": 1})
+
+		tasks := c.ok("GET", "/api/admin/transcode/tasks?status=completed", admin, nil)
+		taskID = tasks.id("data.list.0.id")
+		if tasks.num("data.total") != 1 || tasks.id("data.list.0.video_id") != videoID {
+			t.Errorf("completed tasks: %s", tasks.raw)
+		}
+	})
+
+	t.Run("Tasks", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		c.checkPaging("/api/admin/transcode/tasks", admin)
+		c.checkPaging("/api/admin/transcode/tasks?status=pending", admin)
+		c.fails(400, "GET", "/api/admin/transcode/tasks?status=bogus", admin, nil, "status")
+		list := c.ok("GET", "/api/admin/transcode/tasks", admin, nil)
+		item := list.get("data.list.0")
+		wantKeys(t, "task item", item, "id", "video_id", "video_title", "status", "progress", "created_at", "started_at", "finished_at", "error")
+		if taskID == 0 {
+			t.Skip("no completed task")
+		}
+		d := c.ok("GET", fmt.Sprintf("/api/admin/transcode/tasks/%d", taskID), admin, nil)
+		wantKeys(t, "task detail", d.get("data"), "id", "video_id", "video_title", "status", "progress", "created_at", "started_at", "finished_at", "error", "log")
+		wantTime(t, "task started_at", d.get("data.started_at"), false)
+		wantTime(t, "task finished_at", d.get("data.finished_at"), false)
+		wantTime(t, "task created_at", d.get("data.created_at"), false)
+		if d.num("data.progress") != 100 || !strings.Contains(d.str("data.log"), "ffmpeg") {
+			t.Errorf("completed task detail: %s", d.raw)
+		}
+		c.fails(409, "POST", fmt.Sprintf("/api/admin/transcode/tasks/%d/retry", taskID), admin, nil)
+		c.fails(409, "POST", fmt.Sprintf("/api/admin/transcode/tasks/%d/cancel", taskID), admin, nil)
+		c.fails(404, "GET", "/api/admin/transcode/tasks/999999", admin, nil)
+		c.fails(404, "POST", "/api/admin/transcode/tasks/999999/retry", admin, nil)
+		c.fails(403, "GET", "/api/admin/transcode/tasks", bob, nil)
+
+		// The chunked junk upload's task fails (ffprobe cannot read it); then retry works.
+		var failed answer
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			failed = c.ok("GET", "/api/admin/transcode/tasks?status=failed", admin, nil)
+			if failed.num("data.total") >= 1 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		fid := failed.id("data.list.0.id")
+		if fid == 0 {
+			t.Fatalf("no failed task for the unreadable upload: %s", failed.raw)
+		}
+		if failed.str("data.list.0.error") == "" {
+			t.Errorf("a failed task must say why: %s", failed.raw)
+		}
+		if d := c.ok("GET", fmt.Sprintf("/api/videos/%d", failed.id("data.list.0.video_id")), admin, nil); d.str("data.transcode_status") != "failed" {
+			t.Errorf("transcode_status of a failed video: %s", d.raw)
+		}
+		r := c.ok("POST", fmt.Sprintf("/api/admin/transcode/tasks/%d/retry", fid), admin, nil)
+		_ = r
+		if d := c.ok("GET", fmt.Sprintf("/api/admin/transcode/tasks/%d", fid), admin, nil); d.str("data.status") == "failed" && d.str("data.finished_at") == failed.str("data.list.0.finished_at") {
+			t.Errorf("retry left the task failed: %s", d.raw)
+		}
+		// Cancel it while pending or processing, or find it failed again: either way not a 500.
+		if a := c.do("POST", fmt.Sprintf("/api/admin/transcode/tasks/%d/cancel", fid), admin, nil); a.status != 200 && a.status != 409 {
+			t.Errorf("cancel: %s", a)
+		}
+	})
+
+	t.Run("Statistics", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		o := c.ok("GET", "/api/admin/statistics/overview", admin, nil)
+		wantKeys(t, "overview", o.get("data"), "total_videos", "total_users", "total_views", "storage_used", "today")
+		wantKeys(t, "overview today", o.get("data.today"), "new_videos", "new_users", "views")
+		if o.num("data.total_videos") < 2 || o.num("data.total_users") < 4 || o.num("data.storage_used") <= 0 || o.num("data.today.new_videos") < 2 || o.num("data.today.views") < 1 {
+			t.Errorf("overview numbers: %s", o.raw)
+		}
+		v := c.ok("GET", "/api/admin/statistics/videos?start_date=2024-01-01&end_date=2024-01-31", admin, nil)
+		rows, _ := v.get("data.list").([]any)
+		if len(rows) != 31 || v.str("data.list.0.date") != "2024-01-01" || v.str("data.list.30.date") != "2024-01-31" {
+			t.Errorf("video stats rows: %s", v.raw)
+		}
+		wantKeys(t, "video stats row", v.get("data.list.0"), "date", "new_videos", "views")
+		wantKeys(t, "video stats total", v.get("data.total"), "new_videos", "views")
+		u := c.ok("GET", "/api/admin/statistics/users?start_date=2024-01-01&end_date=2024-01-31", admin, nil)
+		wantKeys(t, "user stats row", u.get("data.list.0"), "date", "new_users", "active_users")
+		def := c.ok("GET", "/api/admin/statistics/users", admin, nil)
+		rows, _ = def.get("data.list").([]any)
+		if len(rows) < 30 || len(rows) > 31 {
+			t.Errorf("default range must be the last 30 days: %d rows", len(rows))
+		} else if last := rows[len(rows)-1].(map[string]any); last["date"] != time.Now().Format("2006-01-02") || last["new_users"].(float64) < 4 || last["active_users"].(float64) < 1 {
+			t.Errorf("today's user row: %v", last)
+		}
+		dv := c.ok("GET", "/api/admin/statistics/videos", admin, nil)
+		if dv.num("data.total.new_videos") < 2 || dv.num("data.total.views") < 1 {
+			t.Errorf("video stats default range totals: %s", dv.raw)
+		}
+		for _, path := range []string{"/api/admin/statistics/videos", "/api/admin/statistics/users"} {
+			c.fails(400, "GET", path+"?start_date=2024-02-01&end_date=2024-01-01", admin, nil)
+			c.fails(400, "GET", path+"?start_date=2022-01-01&end_date=2024-01-01", admin, nil)
+			c.fails(400, "GET", path+"?start_date=01/01/2024&end_date=2024-01-31", admin, nil, "start_date")
+			c.fails(400, "GET", path+"?start_date=2024-01-01&end_date=2024-13-01", admin, nil, "end_date")
+			c.fails(403, "GET", path, bob, nil)
+		}
+	})
+
+	t.Run("Libraries", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		c.ok("GET", "/api/admin/libraries", admin, nil)
+		c.fails(400, "POST", "/api/admin/libraries", admin, map[string]any{"path": "/no/such/folder"}, "path")
+		c.fails(400, "POST", "/api/admin/libraries", admin, map[string]any{"path": data}, "path")
+		c.fails(400, "POST", "/api/admin/libraries", admin, map[string]any{"path": 7}, "path")
+		c.fails(404, "DELETE", "/api/admin/libraries/999999", admin, nil)
+		c.fails(403, "GET", "/api/admin/libraries", bob, nil)
+	})
+
+	t.Run("DeleteVideo", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		c.ok("DELETE", fmt.Sprintf("/api/videos/%d", chunkedID), bob, nil)
+		c.fails(404, "GET", fmt.Sprintf("/api/videos/%d", chunkedID), bob, nil)
+		c.fails(404, "DELETE", fmt.Sprintf("/api/videos/%d", chunkedID), bob, nil)
+		c.ok("DELETE", fmt.Sprintf("/api/videos/%d", videoID), admin, nil)
+		if res, err := http.Get(fmt.Sprintf("%s/covers/%d.jpg", base, videoID)); err != nil || res.StatusCode != 404 {
+			t.Errorf("the cover of a deleted video: %v %v", res, err)
+		} else {
+			res.Body.Close()
+		}
+	})
+}
+
+// TestContractRateLimits runs on its own server so its buckets start full.
+func TestContractRateLimits(t *testing.T) {
+	data := t.TempDir()
+	base := startServe(t, data, "--ffmpeg", "/nonexistent/ffmpeg")
+	c := apiClient{t: t, base: base}
+	admin := c.ok("POST", "/api/setup", "", map[string]string{"username": "admin", "password": "password123"}).str("data.token")
+
+	// Login and register: 10 per minute per IP.
+	var got429 answer
+	for i := 0; i < 12; i++ {
+		a := c.do("POST", "/api/auth/login", "", map[string]string{"username": "admin", "password": "wrongpassword"})
+		if a.status == 429 {
+			got429 = a
+			break
+		}
+		if a.status != 401 {
+			t.Fatalf("login %d: %s", i, a)
+		}
+		if i >= 10 {
+			t.Fatalf("login %d was not limited", i)
+		}
+	}
+	if ra, err := strconv.Atoi(got429.hdr.Get("Retry-After")); got429.status != 429 || err != nil || ra < 1 {
+		t.Errorf("auth limit: %s Retry-After %q", got429, got429.hdr.Get("Retry-After"))
+	}
+	c.fails(429, "POST", "/api/auth/register", "", map[string]string{"username": "zed", "password": "password123", "email": "z@example.com"})
+
+	// The general limit follows the settings without a restart.
+	c.ok("PUT", "/api/admin/settings", admin, map[string]any{"rate_limit_rps": 1, "rate_limit_burst": 2})
+	limited := false
+	for i := 0; i < 10 && !limited; i++ {
+		a := c.do("GET", "/api/settings/public", "", nil)
+		if a.status == 429 {
+			limited = true
+			if ra, err := strconv.Atoi(a.hdr.Get("Retry-After")); err != nil || ra < 1 {
+				t.Errorf("Retry-After %q", a.hdr.Get("Retry-After"))
+			}
+		}
+	}
+	if !limited {
+		t.Errorf("rate_limit_rps 1 burst 2 never answered 429")
+	}
+	// X-Forwarded-For from an untrusted peer does not buy a new bucket.
+	req, _ := http.NewRequest("GET", base+"/api/settings/public", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	if a := c.send(req); a.status != 429 {
+		t.Errorf("X-Forwarded-For from an untrusted peer escaped the limit: %s", a)
+	}
+}
