@@ -360,6 +360,17 @@ func TestContract(t *testing.T) {
 		c.fails(400, "PUT", "/api/user/profile", admin, map[string]any{"nickname": []int{1}}, "nickname")
 		big := `{"nickname":"` + strings.Repeat("a", 2<<20) + `"}`
 		c.fails(413, "PUT", "/api/user/profile", admin, big)
+		c.fails(400, "POST", "/api/auth/login", "", `{"username":"admin","password":"password123"} {"x":1}`, "body")
+		c.fails(400, "POST", "/api/auth/login", "", `["admin","password123"]`)
+		c.fails(400, "POST", "/api/auth/login", "", `{"username":1,"password":"password123"}`, "username")
+		c.fails(400, "POST", "/api/auth/login", "", map[string]string{"username": "", "password": ""})
+		// A forged JWT (alg none, or someone else's signature) is a 401.
+		parts := strings.Split(admin, ".")
+		c.fails(401, "GET", "/api/user/profile", "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."+parts[1]+".", nil)
+		c.fails(401, "GET", "/api/user/profile", parts[0]+"."+parts[1]+".AAAA"+parts[2][4:], nil)
+		if a := c.ok("GET", "/api/categories", "", nil); !strings.HasPrefix(a.hdr.Get("Content-Type"), "application/json") {
+			t.Errorf("API Content-Type %q", a.hdr.Get("Content-Type"))
+		}
 		// Unknown JSON fields are ignored.
 		c.ok("PUT", "/api/user/profile", admin, map[string]any{"nickname": "管理员", "frobnicate": true})
 
@@ -390,7 +401,11 @@ func TestContract(t *testing.T) {
 		reg := c.ok("POST", "/api/auth/register", "", map[string]string{"username": "bob_1", "password": "password123", "email": "bob@example.com"})
 		bob, bobID = reg.str("data.token"), reg.id("data.user.id")
 		wantKeys(t, "register answer", reg.get("data"), "token", "expire", "user")
-		wantKeys(t, "register user", reg.get("data.user"), "id", "username", "nickname", "avatar")
+		wantKeys(t, "register user", reg.get("data.user"), "id", "username", "nickname", "avatar", "role")
+		wantKeys(t, "setup answer", setup.get("data"), "token", "expire", "user")
+		if reg.str("data.user.role") != "user" || reg.str("data.user.username") != "bob_1" || !isInt(reg.get("data.expire")) {
+			t.Errorf("register answer: %s", reg.raw)
+		}
 		c.fails(409, "POST", "/api/auth/register", "", map[string]string{"username": "bob_1", "password": "password123", "email": "b2@example.com"}, "username")
 		c.fails(400, "POST", "/api/auth/register", "", map[string]string{"username": "b!", "password": "short", "email": "nope"}, "username", "password", "email")
 
@@ -446,6 +461,13 @@ func TestContract(t *testing.T) {
 			res.Body.Close()
 		}
 		c.wantErr(c.multipart("/api/user/avatar", bob, nil, "file", "a.png", []byte("not an image")), 400, "avatar that is not an image", "file")
+		huge := append(append([]byte{}, png...), make([]byte, 2<<20+10)...)
+		if a := c.multipart("/api/user/avatar", bob, nil, "file", "big.png", huge); a.status != 413 && a.status != 400 {
+			t.Errorf("an avatar over 2 MiB: %s", a)
+		}
+		if p := c.ok("GET", "/api/user/profile", bob, nil); p.str("data.avatar") != av.str("data.avatar") {
+			t.Errorf("profile avatar after upload: %v, want %v", p.get("data.avatar"), av.get("data.avatar"))
+		}
 	})
 
 	t.Run("PasswordAndDisable", func(t *testing.T) {
@@ -626,6 +648,44 @@ func TestContract(t *testing.T) {
 		if a := c.ok("GET", "/api/user/profile", bob, nil); a.str("data.nickname") != "签名" {
 			t.Errorf("nickname after signed PUT: %s", a.raw)
 		}
+		if a := legacy(0, sum(0)); a.status != 401 {
+			t.Errorf("timestamp 0: %s", a)
+		}
+		req, _ := http.NewRequest("GET", base+"/api/user/profile", nil)
+		req.Header.Set("X-API-Key", key)
+		req.Header.Set("X-Timestamp", "soon")
+		req.Header.Set("X-Sign", sum(now))
+		if a := c.send(req); a.status != 401 {
+			t.Errorf("a non-numeric timestamp: %s", a)
+		}
+		req, _ = http.NewRequest("GET", base+"/api/user/profile", nil)
+		req.Header.Set("X-API-Key", "unknown-key")
+		req.Header.Set("X-Timestamp", strconv.FormatInt(now, 10))
+		req.Header.Set("X-Sign", sum(now))
+		if a := c.send(req); a.status != 401 {
+			t.Errorf("an unknown key: %s", a)
+		}
+		// A user's key cannot reach admin routes; an admin's can.
+		req, _ = http.NewRequest("GET", base+"/api/admin/settings", nil)
+		req.Header.Set("X-API-Key", key)
+		req.Header.Set("X-Timestamp", strconv.FormatInt(now, 10))
+		req.Header.Set("X-Sign", sum(now))
+		if a := c.send(req); a.status != 403 {
+			t.Errorf("a user's key on an admin route: %s", a)
+		}
+		ak := c.ok("POST", "/api/user/api-keys", admin, map[string]any{"name": "ops"})
+		h := sha256.Sum256([]byte(ak.str("data.api_key") + strconv.FormatInt(now, 10) + ak.str("data.secret_key")))
+		req, _ = http.NewRequest("GET", base+"/api/admin/settings", nil)
+		req.Header.Set("X-API-Key", ak.str("data.api_key"))
+		req.Header.Set("X-Timestamp", strconv.FormatInt(now, 10))
+		req.Header.Set("X-Sign", hex.EncodeToString(h[:]))
+		if a := c.send(req); a.status != 200 {
+			t.Errorf("an admin's key on an admin route: %s", a)
+		}
+		// Bob cannot revoke the admin's key.
+		if a := c.do("DELETE", fmt.Sprintf("/api/user/api-keys/%d", ak.id("data.id")), bob, nil); a.status != 404 && a.status != 403 {
+			t.Errorf("revoking another user's key: %s", a)
+		}
 		c.ok("DELETE", fmt.Sprintf("/api/user/api-keys/%d", keyID), bob, nil)
 		now = time.Now().Unix()
 		if a := legacy(now, sum(now)); a.status != 401 {
@@ -684,7 +744,7 @@ func TestContract(t *testing.T) {
 		c.fails(404, "DELETE", fmt.Sprintf("/api/admin/categories/%d", catB), admin, nil)
 	})
 
-	var chunkedID int64
+	var chunkedID, privateID int64
 	t.Run("ChunkedUpload", func(t *testing.T) {
 		c := apiClient{t: t, base: base, proxied: true}
 		const chunk = 5242880
@@ -762,6 +822,31 @@ func TestContract(t *testing.T) {
 			t.Fatalf("single chunk: %s", a)
 		}
 		c.fails(400, "POST", "/api/videos/upload/complete", bob, map[string]string{"upload_id": uid}, "sha256")
+
+		// The real clip, verified by sha256, while auto_publish is off.
+		c.ok("PUT", "/api/admin/settings", admin, map[string]any{"auto_publish": false})
+		sum := sha256.Sum256(clip)
+		init = c.ok("POST", "/api/videos/upload/init", bob, map[string]any{"filename": "c.mp4", "filesize": len(clip), "title": "私人",
+			"sha256": hex.EncodeToString(sum[:])})
+		if init.num("data.total_chunks") != 1 {
+			t.Errorf("a small file is one chunk: %s", init.raw)
+		}
+		uid = init.str("data.upload_id")
+		if a := send(bob, uid, "0", clip, nil); a.status != 200 {
+			t.Fatalf("clip chunk: %s", a)
+		}
+		privateID = c.ok("POST", "/api/videos/upload/complete", bob, map[string]string{"upload_id": uid}).id("data.id")
+		c.fails(400, "POST", "/api/videos/upload/complete", bob, map[string]string{"upload_id": uid})
+
+		// max_upload_bytes caps both upload paths with a 413.
+		c.ok("PUT", "/api/admin/settings", admin, map[string]any{"max_upload_bytes": 1000})
+		if a := c.multipart("/api/videos/upload", bob, map[string]string{"title": "big"}, "file", "big.mp4", payload[:5000]); a.status != 413 {
+			t.Errorf("a single upload past max_upload_bytes: %s", a)
+		}
+		if a := c.do("POST", "/api/videos/upload/init", bob, map[string]any{"filename": "v.mp4", "filesize": 5000, "title": "big"}); a.status != 413 && a.status != 400 {
+			t.Errorf("a chunked upload past max_upload_bytes: %s", a)
+		}
+		c.ok("PUT", "/api/admin/settings", admin, map[string]any{"max_upload_bytes": 0})
 	})
 
 	t.Run("Videos", func(t *testing.T) {
@@ -831,6 +916,18 @@ func TestContract(t *testing.T) {
 		wantKeys(t, "list item", mine.get("data.list.0"), "id", "title", "description", "cover", "duration", "views", "category", "created_at")
 		if pub := c.ok("GET", "/api/videos", other, nil); strings.Contains(string(pub.raw), "新标题") {
 			t.Errorf("a stranger's list shows an unpublished video: %s", pub.raw)
+		}
+		if a := c.ok("GET", "/api/videos?mine=1&size=1", bob, nil); a.num("data.total") < 2 || len(a.get("data.list").([]any)) != 1 || a.num("data.size") != 1 {
+			t.Errorf("size=1 must answer one item and the full total: %s", a.raw)
+		}
+		// Only admins filter by other statuses: a refusal or nothing.
+		for _, tok := range []string{other, ""} {
+			if a := c.do("GET", "/api/videos?status=0", tok, nil); a.status != 400 && !(a.status == 200 && a.num("data.total") == 0) {
+				t.Errorf("a non-admin's status=0 filter shows unpublished videos: %s", a)
+			}
+		}
+		if a := c.do("GET", "/api/videos?mine=1", "", nil); a.status != 401 && !(a.status == 200 && a.num("data.total") == 0) {
+			t.Errorf("mine=1 without auth: %s", a)
 		}
 		c.fails(400, "GET", "/api/videos?category_id=abc", "", nil, "category_id")
 		c.fails(400, "GET", "/api/videos?order=random", "", nil, "order")
@@ -936,23 +1033,84 @@ func TestContract(t *testing.T) {
 		if st, body := get(base + cover); st != 200 || !strings.HasPrefix(body, "\xff\xd8") {
 			t.Errorf("public cover of a published video: %d", st)
 		}
-		if a := c.ok("GET", fmt.Sprintf("/api/videos/%d", videoID), admin, nil); a.num("data.views") < 1 {
-			t.Errorf("fetching the master playlist must count a view: %s", a.raw)
+		// ffprobe and the fetch above came from one IP: one view.
+		if a := c.ok("GET", fmt.Sprintf("/api/videos/%d", videoID), admin, nil); a.num("data.views") != 1 {
+			t.Errorf("the same viewer must count once per 30 minutes: %s", a.raw)
+		}
+		if a := c.ok("GET", "/api/videos?order=views", "", nil); a.id("data.list.0.id") != videoID || a.num("data.list.0.views") != 1 {
+			t.Errorf("order=views: %s", a.raw)
+		}
+		// A Bearer token opens what the query token opens.
+		for _, line := range strings.Split(master, "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				u, _ := url.Parse(line)
+				variant := u.Path
+				if !strings.HasPrefix(variant, "/") {
+					variant = fmt.Sprintf("/videos/%d/", videoID) + variant
+				}
+				req, _ := http.NewRequest("GET", base+variant, nil)
+				req.Header.Set("Authorization", "Bearer "+admin)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil || res.StatusCode != 200 {
+					t.Errorf("variant %s with a Bearer token: %v %v", variant, res, err)
+				} else {
+					res.Body.Close()
+				}
+				break
+			}
 		}
 
 		// Hidden: owner and admins only.
 		c.ok("PUT", fmt.Sprintf("/api/videos/%d", videoID), admin, map[string]any{"status": 3})
 		c.fails(404, "GET", fmt.Sprintf("/api/videos/%d", videoID), bob, nil)
+		if st, _ := get(base + cover); st == 200 {
+			t.Errorf("the cover of a hidden video is public")
+		}
+		if a := c.ok("GET", "/api/videos?keyword=示例视", "", nil); a.num("data.total") != 0 {
+			t.Errorf("a hidden video is listed: %s", a.raw)
+		}
 		if a := c.ok("GET", fmt.Sprintf("/api/videos/%d", videoID), admin, nil); a.num("data.status") != 3 || a.str("data.title") != "示例视频" {
 			t.Errorf("hidden video for its owner: %s", a.raw)
 		}
 		c.ok("PUT", fmt.Sprintf("/api/videos/%d", videoID), admin, map[string]any{"status": 1})
 
 		tasks := c.ok("GET", "/api/admin/transcode/tasks?status=completed", admin, nil)
-		taskID = tasks.id("data.list.0.id")
-		if tasks.num("data.total") != 1 || tasks.id("data.list.0.video_id") != videoID {
+		for _, it := range tasks.get("data.list").([]any) {
+			if m := it.(map[string]any); int64(m["video_id"].(float64)) == videoID {
+				taskID = int64(m["id"].(float64))
+				if m["video_title"] != "示例视频" {
+					t.Errorf("task video_title: %v", m)
+				}
+			}
+		}
+		if tasks.num("data.total") < 1 || !strings.Contains(string(tasks.raw), fmt.Sprintf(`"video_id":%d`, videoID)) {
 			t.Errorf("completed tasks: %s", tasks.raw)
 		}
+	})
+
+	t.Run("AutoPublishOff", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		if privateID == 0 {
+			t.Skip("no private upload")
+		}
+		var d answer
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			d = c.ok("GET", fmt.Sprintf("/api/videos/%d", privateID), bob, nil)
+			if s := d.str("data.transcode_status"); s == "completed" || s == "failed" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if d.str("data.transcode_status") != "completed" || d.num("data.status") == 1 {
+			t.Fatalf("with auto_publish off a finished video must stay unpublished: %s", d.raw)
+		}
+		c.fails(404, "GET", fmt.Sprintf("/api/videos/%d", privateID), "", nil)
+		c.ok("PUT", fmt.Sprintf("/api/videos/%d", privateID), bob, map[string]any{"status": 1})
+		if a := c.ok("GET", fmt.Sprintf("/api/videos/%d", privateID), "", nil); a.num("data.status") != 1 || a.str("data.play_url") == "" {
+			t.Errorf("published by its owner: %s", a.raw)
+		}
+		c.ok("PUT", "/api/admin/settings", admin, map[string]any{"auto_publish": true})
 	})
 
 	t.Run("Tasks", func(t *testing.T) {
@@ -1056,6 +1214,22 @@ func TestContract(t *testing.T) {
 		c.fails(400, "POST", "/api/admin/libraries", admin, map[string]any{"path": 7}, "path")
 		c.fails(404, "DELETE", "/api/admin/libraries/999999", admin, nil)
 		c.fails(403, "GET", "/api/admin/libraries", bob, nil)
+	})
+
+	t.Run("Backup", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", base+"/api/admin/backup", nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !bytes.HasPrefix(b, []byte("SQLite format 3")) {
+			t.Errorf("backup: %d %q", res.StatusCode, b[:min(len(b), 64)])
+		}
+		c := apiClient{t: t, base: base}
+		c.fails(403, "GET", "/api/admin/backup", bob, nil)
 	})
 
 	t.Run("DeleteVideo", func(t *testing.T) {
