@@ -281,9 +281,9 @@ func (p *Pool) runTask(ctx context.Context, t *store.Task) {
 	res, err := p.transcode(ctx, log, t, v, out)
 
 	switch {
-	case ctx.Err() != nil && !errors.Is(err, errStalled):
+	case errors.Is(err, errCanceled) || (ctx.Err() != nil && !errors.Is(err, errStalled)):
 		p.removeOutput(v.ID)
-		if errors.Is(context.Cause(ctx), errCanceled) {
+		if errors.Is(err, errCanceled) || errors.Is(context.Cause(ctx), errCanceled) {
 			log.Info("task canceled")
 			return
 		}

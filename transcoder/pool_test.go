@@ -534,14 +534,23 @@ func TestPoolDeletedVideoEndsQuietly(t *testing.T) {
 	videoID, taskID := tp.addVideo(slowClip(t))
 	tp.start(tp.pool)
 	tp.waitRunning(videoID)
+	// The rows go without telling the pool: its next progress write
+	// notices, stops ffmpeg and removes the output.
 	tp.deleteVideo(videoID)
-	tp.pool.CancelTask(taskID)
+	deadline := time.Now().Add(5 * time.Second)
+	for tp.pool.running() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("task still running after its video was deleted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if pids := ffmpegsFor(tp.data.HLS(videoID)); len(pids) > 0 {
 		t.Errorf("ffmpeg survived: %v", pids)
 	}
 	if _, err := os.Stat(tp.data.HLS(videoID)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("output left: %v", err)
 	}
+	_ = taskID
 }
 
 func TestPoolHardwareFailureFallsBackToSoftware(t *testing.T) {

@@ -61,7 +61,8 @@ func (p *Pool) transcode(ctx context.Context, log *slog.Logger, t *store.Task, v
 		Resolution: plan.Rungs[0].Name}
 
 	logText, err := p.encode(ctx, log, t, v, src, outDir, probe, plan)
-	if err != nil && plan.HWAccel != "none" && ctx.Err() == nil && !errors.Is(err, errStalled) {
+	if err != nil && plan.HWAccel != "none" && ctx.Err() == nil && !errors.Is(err, errStalled) &&
+		!errors.Is(err, errCanceled) {
 		log.Warn("hardware encode failed; falling back to software", slog.String("hwaccel", plan.HWAccel),
 			slog.String("reason", err.Error()))
 		plan.HWAccel = "none"
