@@ -372,11 +372,17 @@ test('an upload survives a server restart and finishes by itself', async () => {
   await page.setInputFiles('.dropzone input[type=file]', restartFile);
   await page.click('.upload-card button.primary');
   await page.waitForResponse((r) => r.url().endsWith('/api/videos/upload/chunk') && r.status() === 200, { timeout: 60000 });
-  await stopServer();
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
-  await page.waitForSelector('.upload-card .upload-stats >> text=/重试|retry/i', { timeout: 15000 });
-  await startServer();
+  const failures = [];
+  page.on('requestfailed', (r) => r.url().includes('/api/videos/upload/') && failures.push(r.url()));
+  try {
+    await stopServer();
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await sleep(1500);
+  } finally {
+    await startServer();
+  }
   await page.waitForSelector('.upload-card.state-done', { timeout: 60000 });
+  assert(failures.length > 0, 'no request failed while the server was down');
   await cdp.detach();
 });
 
@@ -521,6 +527,7 @@ test('English is one switch away and is remembered', async () => {
   await page.waitForFunction(() => document.querySelector('header.top')?.textContent.includes('Library'));
   await page.reload();
   await page.waitForFunction(() => document.querySelector('header.top')?.textContent.includes('Library'));
+  await shot('english-library');
   assert((await page.getAttribute('html', 'lang')) === 'en', 'html lang is not en');
   await page.selectOption('select.lang', 'zh-CN');
 });
@@ -532,6 +539,7 @@ for (const t of tests) {
   if (only && !only.test(t.name) && !t.name.startsWith('first run')) continue;
   const t0 = Date.now();
   try {
+    if (serverExited) await startServer(); // an earlier failure must not take the rest down
     await t.f();
     passed++;
     console.log(`ok   ${t.name} (${Date.now() - t0} ms)`);
@@ -539,6 +547,13 @@ for (const t of tests) {
     failed++;
     const file = join(resultsDir, t.name.replace(/[^\w一-龥]+/g, '-').slice(0, 80) + '.png');
     await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    // Undo what a failed test may have left: a slowed network, held routes, a phone viewport.
+    await context.newCDPSession(page).then(async (c) => {
+      await c.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await c.detach();
+    }).catch(() => {});
+    await page.unrouteAll({ behavior: 'ignoreErrors' }).catch(() => {});
+    await page.setViewportSize({ width: 1280, height: 860 }).catch(() => {});
     console.log(`FAIL ${t.name} (${Date.now() - t0} ms)\n     ${String(e.message || e).split('\n').join('\n     ')}\n     screenshot: ${file}`);
   }
 }

@@ -167,7 +167,7 @@ function UploadCard({ q, it, cats }: { q: UploadQueue; it: UploadItem; cats: Cat
                 {bytes(it.speed)}/s · {t('upload.eta', { t: it.eta === null ? '…' : duration(it.eta) })}
               </>
             )}
-            {it.waiting.size > 0 && <> · {t('upload.retrying')}</>}
+            {(it.waiting.size > 0 || it.backingOff) && <> · {t('upload.retrying')}</>}
           </p>
         </>
       )}

@@ -329,6 +329,21 @@ describe('UploadQueue', () => {
     expect(srv.state.completes).toBe(2);
   });
 
+  it('retries complete with backoff while the server is away', async () => {
+    const srv = fakeServer();
+    srv.state.auto = true;
+    srv.state.completeError = new ApiError(0, 'network');
+    const waits: number[] = [];
+    const q = newQueue(srv, memoryResumeStore(), waits);
+    const it = q.add(fakeFile(MiB));
+    await q.start(it.id);
+    for (let i = 0; i < 5; i++) await flush();
+    expect(it.state).toBe('done');
+    expect(srv.state.completes).toBe(2);
+    expect(waits).toEqual([1000]);
+    expect(it.backingOff).toBe(false);
+  });
+
   it('retry after a failure asks the server what it already has', async () => {
     const srv = fakeServer();
     srv.state.failNext = [new ApiError(403, 'not yours')];

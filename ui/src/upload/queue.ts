@@ -128,6 +128,8 @@ export interface UploadItem {
   speed: number;
   eta: number | null;
   retries: number;
+  /** true while a failed request waits out its backoff */
+  backingOff: boolean;
   samples: { t: number; bytes: number }[];
 }
 
@@ -219,6 +221,7 @@ export class UploadQueue {
       speed: 0,
       eta: null,
       retries: 0,
+      backingOff: false,
       samples: [],
     };
     this.items.push(item);
@@ -506,7 +509,11 @@ export class UploadQueue {
           return;
         }
         if (e instanceof ApiError && e.retryable && attempt < this.o.maxAttempts) {
+          it.retries++;
+          it.backingOff = true;
+          this.emit();
           await this.o.wait(backoffDelay(attempt, this.o.baseDelayMs, this.o.maxDelayMs));
+          it.backingOff = false;
           continue;
         }
         this.fail(it, e);
