@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -426,4 +427,28 @@ func TestDeletedIDNotReused(t *testing.T) {
 	if second == first {
 		t.Errorf("the video uploaded after deleting video %d got the same id %d: links and play tokens of the deleted video now reach the new one", first, second)
 	}
+}
+
+// TestFFmpegProcs proves the orphan detector sees an ffmpeg working on a
+// folder, so that finding none after a kill means something.
+func TestFFmpegProcs(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=5",
+		"-t", "20", "-f", "null", filepath.Join(dir, "out"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if ps := FFmpegProcs(dir); len(ps) == 1 && ps[0].PID == cmd.Process.Pid {
+			if others := FFmpegProcs(t.TempDir()); len(others) != 0 {
+				t.Errorf("an unrelated folder matched %v", others)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("ffmpeg pid %d on %s not found: %v", cmd.Process.Pid, dir, FFmpegProcs(dir))
 }
