@@ -14,6 +14,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -284,6 +285,11 @@ func lavfiClip(t *testing.T) []byte {
 	return b
 }
 
+type hookCall struct {
+	sig  string
+	body []byte
+}
+
 // TestContract drives one server through the API as an outside client would.
 func TestContract(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
@@ -303,6 +309,18 @@ func TestContract(t *testing.T) {
 	c.fails(403, "POST", "/api/setup", "", map[string]string{"username": "admin2", "password": "password123"})
 	// Lift the general rate limit so the audit itself is not throttled.
 	c.ok("PUT", "/api/admin/settings", admin, map[string]any{"rate_limit_rps": 10000, "rate_limit_burst": 100000})
+
+	// A webhook receiver hears each task's end.
+	hooks := make(chan hookCall, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hooks <- hookCall{sig: r.Header.Get("X-Mika-Signature"), body: b}
+	}))
+	defer receiver.Close()
+	hookSecret := c.ok("PUT", "/api/admin/settings", admin, map[string]any{"webhook_url": receiver.URL + "/hook"}).str("data.webhook_secret")
+	if hookSecret == "" {
+		t.Errorf("settings show no webhook_secret")
+	}
 
 	// A real clip is transcoded while the rest of the checks run.
 	clip := lavfiClip(t)
@@ -494,6 +512,33 @@ func TestContract(t *testing.T) {
 		if a := c.login("carol", "password456"); a.status != 401 {
 			t.Errorf("a disabled user logged in: %s", a)
 		}
+		c.ok("PUT", fmt.Sprintf("/api/admin/users/%d", id), admin, map[string]any{"disabled": false})
+		c.fails(401, "GET", "/api/user/profile", tok, nil)
+		if a := c.login("carol", "password456"); a.status != 200 {
+			t.Errorf("a re-enabled user cannot log in: %s", a)
+		}
+	})
+
+	t.Run("RegisterRules", func(t *testing.T) {
+		c := apiClient{t: t, base: base, proxied: true}
+		for _, bad := range []map[string]string{
+			{"username": "ab", "password": "password123", "email": "a@example.com"},
+			{"username": strings.Repeat("a", 33), "password": "password123", "email": "a@example.com"},
+			{"username": "用户名字", "password": "password123", "email": "a@example.com"},
+			{"username": "has space", "password": "password123", "email": "a@example.com"},
+		} {
+			c.fails(400, "POST", "/api/auth/register", "", bad, "username")
+		}
+		c.fails(400, "POST", "/api/auth/register", "", map[string]string{"username": "gina", "password": "1234567", "email": "g@example.com"}, "password")
+		c.fails(400, "POST", "/api/auth/register", "", map[string]string{"username": "gina", "password": "password123"}, "email")
+		c.fails(400, "POST", "/api/auth/register", "", map[string]string{"username": "gina", "password": "password123", "email": "g@"}, "email")
+		// 32 characters is still a username; an invite code is ignored while open.
+		long := "u_" + strings.Repeat("x", 30)
+		if a := c.ok("POST", "/api/auth/register", "", map[string]string{"username": long, "password": "password123", "email": "l@example.com", "invite_code": "WHATEVER"}); a.str("data.user.username") != long {
+			t.Errorf("32-character username: %s", a.raw)
+		}
+		// Usernames are unique regardless of case? At least the exact name is.
+		c.fails(409, "POST", "/api/auth/register", "", map[string]string{"username": long, "password": "password123", "email": "l2@example.com"}, "username")
 	})
 
 	t.Run("AdminUsers", func(t *testing.T) {
@@ -516,6 +561,18 @@ func TestContract(t *testing.T) {
 		c.fails(400, "PUT", fmt.Sprintf("/api/admin/users/%d", bobID), admin, map[string]any{"vip_expire": "31/12/2024"}, "vip_expire")
 		c.fails(400, "PUT", fmt.Sprintf("/api/admin/users/%d", bobID), admin, map[string]any{"points": "many"}, "points")
 		c.fails(404, "PUT", "/api/admin/users/999999", admin, map[string]any{"points": 1})
+		if a := c.ok("GET", "/api/admin/users?keyword=bob", admin, nil); a.num("data.list.0.points") != 1000 {
+			t.Errorf("the admin list shows the new points: %s", a.raw)
+		}
+
+		// A role change takes effect on tokens already handed out.
+		c.ok("PUT", fmt.Sprintf("/api/admin/users/%d", bobID), admin, map[string]any{"role": "admin"})
+		c.ok("GET", "/api/admin/settings", bob, nil)
+		c.ok("PUT", fmt.Sprintf("/api/admin/users/%d", bobID), admin, map[string]any{"role": "user"})
+		c.fails(403, "GET", "/api/admin/settings", bob, nil)
+		if p := c.ok("GET", "/api/user/profile", bob, nil); p.str("data.role") != "user" || p.num("data.points") != 1000 {
+			t.Errorf("profile after a role round trip: %s", p.raw)
+		}
 	})
 
 	t.Run("RegisterModes", func(t *testing.T) {
@@ -558,6 +615,12 @@ func TestContract(t *testing.T) {
 		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"hwaccel": "quantum"}, "hwaccel")
 		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"auto_publish": "yes"}, "auto_publish")
 		c.fails(400, "PUT", "/api/admin/settings", admin, "[1,2]")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"webhook_secret": "mine"}, "webhook_secret")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"webhook_url": "ftp://example.com"}, "webhook_url")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"site_name": nil}, "site_name")
+		if a := c.ok("PUT", "/api/admin/settings", admin, map[string]any{}); a.str("data.site_name") != "米卡云转码" {
+			t.Errorf("an empty PUT: %s", a.raw)
+		}
 		if got := c.ok("GET", "/api/admin/settings", admin, nil).str("data.site_name"); got != "米卡云转码" {
 			t.Errorf("a refused PUT changed site_name to %q", got)
 		}
@@ -806,6 +869,9 @@ func TestContract(t *testing.T) {
 			}
 		}
 		c.fails(400, "POST", "/api/videos/upload/complete", bob, map[string]string{"upload_id": "no-such-upload"})
+		if a := c.do("POST", "/api/videos/upload/complete", admin, map[string]string{"upload_id": uid}); a.status != 403 && a.status != 404 && a.status != 400 {
+			t.Errorf("another user completing an upload: %s", a)
+		}
 		if a := send(bob, uid, "0", payload[:chunk], nil); a.status != 200 {
 			t.Fatalf("chunk 0: %s", a)
 		}
@@ -1088,6 +1154,33 @@ func TestContract(t *testing.T) {
 		}
 	})
 
+	t.Run("Webhook", func(t *testing.T) {
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case h := <-hooks:
+				mac := hmac.New(sha256.New, []byte(hookSecret))
+				mac.Write(h.body)
+				if want := hex.EncodeToString(mac.Sum(nil)); h.sig != want {
+					t.Errorf("X-Mika-Signature %q, want %q", h.sig, want)
+				}
+				var ev map[string]any
+				if err := json.Unmarshal(h.body, &ev); err != nil {
+					t.Fatalf("webhook body: %q", h.body)
+				}
+				wantKeys(t, "webhook body", ev, "event", "task", "video")
+				if ev["event"] != "task.completed" && ev["event"] != "task.failed" {
+					t.Errorf("webhook event %v", ev["event"])
+				}
+				if v, _ := ev["video"].(map[string]any); ev["event"] == "task.completed" && v["id"] == float64(videoID) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no task.completed webhook for video %d", videoID)
+			}
+		}
+	})
+
 	t.Run("AutoPublishOff", func(t *testing.T) {
 		c := apiClient{t: t, base: base, proxied: true}
 		if privateID == 0 {
@@ -1197,7 +1290,14 @@ func TestContract(t *testing.T) {
 		if dv.num("data.total.new_videos") < 2 || dv.num("data.total.views") < 1 {
 			t.Errorf("video stats default range totals: %s", dv.raw)
 		}
+		if a := c.ok("GET", "/api/admin/statistics/videos?start_date=2024-01-01&end_date=2024-12-31", admin, nil); len(a.get("data.list").([]any)) != 366 {
+			t.Errorf("a 366-day range must be answered in full")
+		}
+		if a := c.ok("GET", "/api/admin/statistics/videos?start_date=2024-03-05&end_date=2024-03-05", admin, nil); len(a.get("data.list").([]any)) != 1 {
+			t.Errorf("a one-day range: %s", a.raw)
+		}
 		for _, path := range []string{"/api/admin/statistics/videos", "/api/admin/statistics/users"} {
+			c.fails(400, "GET", path+"?start_date=2024-01-01&end_date=2025-01-02", admin, nil)
 			c.fails(400, "GET", path+"?start_date=2024-02-01&end_date=2024-01-01", admin, nil)
 			c.fails(400, "GET", path+"?start_date=2022-01-01&end_date=2024-01-01", admin, nil)
 			c.fails(400, "GET", path+"?start_date=01/01/2024&end_date=2024-01-31", admin, nil, "start_date")
@@ -1214,6 +1314,32 @@ func TestContract(t *testing.T) {
 		c.fails(400, "POST", "/api/admin/libraries", admin, map[string]any{"path": 7}, "path")
 		c.fails(404, "DELETE", "/api/admin/libraries/999999", admin, nil)
 		c.fails(403, "GET", "/api/admin/libraries", bob, nil)
+	})
+
+	t.Run("PathEscapes", func(t *testing.T) {
+		for _, p := range []string{
+			fmt.Sprintf("/videos/%d/..%%2f..%%2fmika.db", videoID),
+			fmt.Sprintf("/videos/%d/%%2e%%2e/%%2e%%2e/mika.db", videoID),
+			"/covers/..%2fmika.db",
+			"/avatars/..%2f..%2fmika.db",
+			"/avatars/%2e%2e%2fmika.db",
+		} {
+			req, _ := http.NewRequest("GET", base+p, nil)
+			req.Header.Set("Authorization", "Bearer "+admin)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if bytes.HasPrefix(b, []byte("SQLite format")) || (res.StatusCode == 200 && !bytes.Contains(b, []byte("<html"))) {
+				t.Errorf("%s escaped the media folder: %d", p, res.StatusCode)
+			}
+		}
+		res, err := http.Head(base + "/healthz")
+		if err != nil || res.StatusCode != 200 {
+			t.Errorf("HEAD /healthz: %v %v", res, err)
+		}
 	})
 
 	t.Run("Backup", func(t *testing.T) {
