@@ -1,4 +1,6 @@
 -- +goose Up
+-- Ids are AUTOINCREMENT: an id is never handed out again after a delete, so
+-- an old play_url, cover URL or API key id can never reach a newer row.
 -- Core schema. Times are Unix seconds (INTEGER); the API formats them in the
 -- server's time zone. Later migrations add indexes, FTS and feature tables.
 
@@ -14,7 +16,7 @@ CREATE TABLE settings (
 );
 
 CREATE TABLE users (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     username       TEXT    NOT NULL UNIQUE COLLATE NOCASE,
     password_hash  TEXT    NOT NULL,
     nickname       TEXT    NOT NULL DEFAULT '',
@@ -32,7 +34,7 @@ CREATE TABLE users (
 );
 
 CREATE TABLE api_keys (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     name         TEXT    NOT NULL DEFAULT '',
     api_key      TEXT    NOT NULL UNIQUE,
@@ -52,7 +54,7 @@ CREATE TABLE api_nonces (
 ) WITHOUT ROWID;
 
 CREATE TABLE invites (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     code       TEXT    NOT NULL UNIQUE,
     created_by INTEGER NOT NULL DEFAULT 0,
     used_by    INTEGER NOT NULL DEFAULT 0,
@@ -61,7 +63,7 @@ CREATE TABLE invites (
 );
 
 CREATE TABLE categories (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     name       TEXT    NOT NULL,
     parent_id  INTEGER NOT NULL DEFAULT 0,
     sort       INTEGER NOT NULL DEFAULT 0,
@@ -75,7 +77,7 @@ CREATE INDEX categories_parent ON categories(parent_id, sort, id);
 -- source_path and hls_dir are relative to the data folder, except for
 -- library imports whose source_path is the absolute path of the original.
 CREATE TABLE videos (
-    id               INTEGER PRIMARY KEY,
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id          INTEGER NOT NULL,
     title            TEXT    NOT NULL,
     description      TEXT    NOT NULL DEFAULT '',
@@ -103,7 +105,7 @@ CREATE TABLE videos (
 
 -- status: pending, processing, completed, failed, canceled.
 CREATE TABLE tasks (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     video_id    INTEGER NOT NULL,
     status      TEXT    NOT NULL DEFAULT 'pending',
     progress    INTEGER NOT NULL DEFAULT 0,

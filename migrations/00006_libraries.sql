@@ -8,7 +8,7 @@
 -- scanning/scan_scanned/scan_total are written by the running scan;
 -- created_by is the admin who owns the imported videos.
 CREATE TABLE libraries (
-    id                    INTEGER PRIMARY KEY,
+    id                    INTEGER PRIMARY KEY AUTOINCREMENT,
     path                  TEXT    NOT NULL UNIQUE,
     category_id           INTEGER NOT NULL DEFAULT 0,
     scan_interval_minutes INTEGER NOT NULL DEFAULT 720,
