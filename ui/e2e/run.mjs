@@ -63,8 +63,8 @@ function assert(cond, msg) {
 
 // ---- fixtures ----
 const clip = join(tmp, 'e2e-clip.mp4');
-execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:duration=4',
-  '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=25:duration=6',
+  '-f', 'lavfi', '-i', 'sine=frequency=440:duration=6', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
   '-c:a', 'aac', '-shortest', '-y', clip]);
 // Resuming needs no transcoding: 12 MiB of noise is three chunks.
 const big = join(tmp, 'e2e-big.mp4');
@@ -251,13 +251,18 @@ test('the player plays with hls.js and offers qualities', async () => {
   await page.waitForSelector('video[data-engine="hls.js"]');
   await page.waitForSelector('.quality select');
   const options = await page.$$eval('.quality select option', (o) => o.map((x) => x.textContent));
-  assert(options.length >= 2, 'quality menu has ' + JSON.stringify(options));
+  // A 480-line source gets the 480 and 360 rungs of the default ladder.
+  assert(options.length === 3 && options.some((o) => o.includes('360p')), 'quality menu has ' + JSON.stringify(options));
   await page.evaluate(() => {
     const v = document.querySelector('video');
     v.muted = true;
     return v.play();
   });
   await waitFor('currentTime to pass 1 s', () => page.evaluate(() => document.querySelector('video').currentTime > 1), 20000, 250);
+  // Choosing a rung plays that rung.
+  const low = await page.$$eval('.quality select option', (o) => o.find((x) => x.textContent.includes('360p')).value);
+  await page.selectOption('.quality select', low);
+  await page.waitForSelector('video[data-playing="360"]', { timeout: 10000 });
   const title = await page.textContent('.watch h1');
   assert(title.includes('E2E 测试视频'), 'title shown: ' + title);
   await shot('watch');

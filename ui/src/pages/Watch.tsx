@@ -152,7 +152,7 @@ export function Player({ src, poster }: { src: string; poster?: string }) {
 
   return (
     <div class="player">
-      <video ref={ref} controls playsInline poster={poster || undefined} data-engine={engine} />
+      <video ref={ref} controls playsInline poster={poster || undefined} data-engine={engine} data-playing={playingLevel?.height || undefined} />
       <div class="player-bar">
         {levels.length > 0 && (
           <label class="quality">
