@@ -161,6 +161,5 @@ export function usePoll(f: () => void | Promise<void>, ms: number, active: boole
       stop = true;
       clearTimeout(timer);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [active, ms, ...deps]);
 }

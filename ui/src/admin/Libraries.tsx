@@ -1,5 +1,6 @@
 // Library folders: add a NAS folder, scan now, progress, delete.
 import { useEffect, useState } from 'preact/hooks';
+import { flattenCategories } from '../api';
 import { t } from '../i18n';
 import { api, usePoll } from '../state';
 import { CategorySelect, ConfirmButton, ErrorBox, Field, fieldError, Loading, ProgressBar, useCategories } from '../components/ui';
@@ -61,7 +62,11 @@ export function Libraries() {
       setActionErr(e);
     }
   };
-  const catName = (l: Library) => l.category?.name ?? (l.category_id ? cats.flatMap(function walk(c): { id: number; name: string }[] { return [c, ...(c.children ?? []).flatMap(walk)]; }).find((c) => c.id === l.category_id)?.name ?? '#' + l.category_id : t('category.none'));
+  const catName = (l: Library) => {
+    if (l.category?.name) return l.category.name;
+    if (!l.category_id) return t('category.none');
+    return flattenCategories(cats).find(({ cat }) => cat.id === l.category_id)?.cat.name ?? '#' + l.category_id;
+  };
   return (
     <div class="libraries">
       <p class="muted">{t('libraries.intro')}</p>

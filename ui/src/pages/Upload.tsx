@@ -8,7 +8,7 @@ import { t } from '../i18n';
 import { bytes, duration, splitTags } from '../format';
 import { api } from '../state';
 import { CategorySelect, ProgressBar, useCategories } from '../components/ui';
-import { localResumeStore, UploadQueue, type UploadItem } from '../upload/queue';
+import { fileKey, localResumeStore, UploadQueue, type UploadItem } from '../upload/queue';
 import { httpTransport } from '../upload/transport';
 
 const resumeStore = localResumeStore(typeof localStorage !== 'undefined' ? localStorage : undefined);
@@ -43,7 +43,7 @@ export function Upload() {
     for (const f of Array.from(files)) q.add(f);
   };
   // Unfinished uploads from an earlier visit whose file is not chosen yet.
-  const waiting = resumeStore.list().filter((r) => !q.items.some((i) => i.key === `${r.name}|${r.size}|${r.lastModified}`));
+  const waiting = resumeStore.list().filter((r) => !q.items.some((i) => i.key === fileKey(r)));
   const ready = q.items.filter((i) => i.state === 'ready').length;
 
   return (
@@ -86,7 +86,7 @@ export function Upload() {
             {waiting.map((r) => (
               <li key={r.upload_id}>
                 <b>{r.name}</b> ({bytes(r.size)}) – {r.meta.title}{' '}
-                <button class="small link" onClick={() => (resumeStore.delete(`${r.name}|${r.size}|${r.lastModified}`), redraw(0))}>
+                <button class="small link" onClick={() => (resumeStore.delete(fileKey(r)), redraw(0))}>
                   {t('upload.forget')}
                 </button>
               </li>
