@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -1508,5 +1509,102 @@ func TestContractPendingTasks(t *testing.T) {
 	c.fails(404, "GET", task, admin, nil)
 	if a := c.ok("GET", "/api/admin/transcode/tasks", admin, nil); a.num("data.total") != 0 {
 		t.Errorf("tasks after the delete: %s", a.raw)
+	}
+}
+
+// TestContractConcurrency sends what must happen once at the same moment
+// several times: exactly one may win, the rest are clean 4xx answers.
+func TestContractConcurrency(t *testing.T) {
+	data := t.TempDir()
+	base := startServe(t, data, "--ffmpeg", "/nonexistent/ffmpeg", "--trusted-proxies", "127.0.0.1/32")
+	c := apiClient{t: t, base: base, proxied: true}
+	admin := c.ok("POST", "/api/setup", "", map[string]string{"username": "admin", "password": "password123"}).str("data.token")
+	c.ok("PUT", "/api/admin/settings", admin, map[string]any{"rate_limit_rps": 10000, "rate_limit_burst": 100000})
+
+	// race runs fn n times at once and answers the statuses.
+	race := func(n int, fn func(i int) answer) map[int]int {
+		var wg sync.WaitGroup
+		got := make([]int, n)
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				got[i] = fn(i).status
+			}()
+		}
+		close(start)
+		wg.Wait()
+		count := map[int]int{}
+		for _, s := range got {
+			count[s]++
+		}
+		return count
+	}
+	const n = 6
+
+	if got := race(n, func(int) answer {
+		return c.do("POST", "/api/auth/register", "", map[string]string{"username": "twin", "password": "password123", "email": "t@example.com"})
+	}); got[200] != 1 || got[409] != n-1 {
+		t.Errorf("one username registered at once: %v", got)
+	}
+	if got := race(n, func(int) answer {
+		return c.do("POST", "/api/admin/categories", admin, map[string]any{"name": "并发", "parent_id": 0})
+	}); got[200] != 1 || got[409] != n-1 {
+		t.Errorf("one category name created at once: %v", got)
+	}
+	code := c.ok("POST", "/api/admin/invites", admin, map[string]any{}).str("data.code")
+	c.ok("PUT", "/api/admin/settings", admin, map[string]any{"register_mode": "invite"})
+	if got := race(n, func(i int) answer {
+		return c.do("POST", "/api/auth/register", "", map[string]string{"username": fmt.Sprintf("inv%d", i), "password": "password123",
+			"email": "i@example.com", "invite_code": code})
+	}); got[200] != 1 || got[400] != n-1 {
+		t.Errorf("one invite code used at once: %v", got)
+	}
+
+	// Chunks sent in parallel assemble into the exact file.
+	const chunk = 5242880
+	payload := make([]byte, 2*chunk+12345)
+	for i := range payload {
+		payload[i] = byte(i*31 + i>>16)
+	}
+	sum := sha256.Sum256(payload)
+	uid := c.ok("POST", "/api/videos/upload/init", admin, map[string]any{"filename": "p.mp4", "filesize": len(payload), "title": "并行",
+		"sha256": hex.EncodeToString(sum[:])}).str("data.upload_id")
+	if got := race(3, func(i int) answer {
+		end := min((i+1)*chunk, len(payload))
+		return c.multipart("/api/videos/upload/chunk", admin, map[string]string{"upload_id": uid, "chunk_index": strconv.Itoa(i)},
+			"chunk", "blob", payload[i*chunk:end])
+	}); got[200] != 3 {
+		t.Fatalf("parallel chunks: %v", got)
+	}
+	if got := race(n, func(int) answer {
+		return c.do("POST", "/api/videos/upload/complete", admin, map[string]string{"upload_id": uid})
+	}); got[200] != 1 || got[500] != 0 {
+		t.Errorf("one upload completed at once: %v", got)
+	}
+	if a := c.ok("GET", "/api/videos?mine=1&keyword=并行", admin, nil); a.num("data.total") != 1 || a.num("data.list.0.status") != 0 {
+		t.Errorf("videos after concurrent completes: %s", a.raw)
+	}
+
+	// One nonce, sent several times at once, is accepted once.
+	k := c.ok("POST", "/api/user/api-keys", admin, map[string]any{"name": "race"})
+	key, secret := k.str("data.api_key"), k.str("data.secret_key")
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	nonce := "race-nonce-0123456789"
+	bh := sha256.Sum256(nil)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("GET\n/api/user/profile\n" + ts + "\n" + nonce + "\n" + hex.EncodeToString(bh[:])))
+	sign := hex.EncodeToString(mac.Sum(nil))
+	if got := race(n, func(int) answer {
+		req, _ := http.NewRequest("GET", base+"/api/user/profile", nil)
+		req.Header.Set("X-API-Key", key)
+		req.Header.Set("X-Timestamp", ts)
+		req.Header.Set("X-Nonce", nonce)
+		req.Header.Set("X-Sign", sign)
+		return c.send(req)
+	}); got[200] != 1 || got[401] != n-1 {
+		t.Errorf("one nonce replayed at once: %v", got)
 	}
 }
