@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -1606,5 +1607,88 @@ func TestContractConcurrency(t *testing.T) {
 		return c.send(req)
 	}); got[200] != 1 || got[401] != n-1 {
 		t.Errorf("one nonce replayed at once: %v", got)
+	}
+}
+
+// TestContractRestart stops the server and starts it again on the same
+// data folder: tokens, videos and a half-sent chunked upload survive.
+func TestContractRestart(t *testing.T) {
+	data := t.TempDir()
+	serve := func() (string, func()) {
+		addr := freeAddr(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		var logs bytes.Buffer
+		go func() {
+			done <- run(ctx, []string{"serve", "--addr", addr, "--data", data, "--ffmpeg", "/nonexistent/ffmpeg"}, &logs, &logs)
+		}()
+		stop := func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("serve did not stop within 10 s")
+			}
+		}
+		for i := 0; i < 500; i++ {
+			if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				res.Body.Close()
+				return "http://" + addr, stop
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stop()
+		t.Fatalf("server did not start: %s", logs.String())
+		return "", nil
+	}
+
+	base, stop := serve()
+	c := apiClient{t: t, base: base}
+	admin := c.ok("POST", "/api/setup", "", map[string]string{"username": "admin", "password": "password123"}).str("data.token")
+	c.ok("PUT", "/api/admin/settings", admin, map[string]any{"site_name": "重启"})
+	const chunk = 5242880
+	payload := make([]byte, chunk+10)
+	uid := c.ok("POST", "/api/videos/upload/init", admin, map[string]any{"filename": "r.mp4", "filesize": len(payload), "title": "续传"}).str("data.upload_id")
+	if a := c.multipart("/api/videos/upload/chunk", admin, map[string]string{"upload_id": uid, "chunk_index": "0"}, "chunk", "b", payload[:chunk]); a.status != 200 {
+		t.Fatalf("chunk 0: %s", a)
+	}
+	v := c.multipart("/api/videos/upload", admin, map[string]string{"title": "留存"}, "file", "k.mp4", []byte("kept"))
+	if v.status != 200 {
+		t.Fatalf("upload: %s", v)
+	}
+	// A deleted video's id is not handed out again (its old play token must not open a new video).
+	gone := c.multipart("/api/videos/upload", admin, map[string]string{"title": "删除"}, "file", "d.mp4", []byte("gone")).id("data.id")
+	c.ok("DELETE", fmt.Sprintf("/api/videos/%d", gone), admin, nil)
+	stop()
+
+	base, stop = serve()
+	defer stop()
+	c = apiClient{t: t, base: base}
+	if a := c.ok("GET", "/api/user/profile", admin, nil); a.str("data.username") != "admin" {
+		t.Errorf("a token from before the restart: %s", a.raw)
+	}
+	if a := c.ok("GET", "/api/settings/public", "", nil); a.str("data.site_name") != "重启" {
+		t.Errorf("settings after the restart: %s", a.raw)
+	}
+	st := c.ok("GET", "/api/videos/upload/"+uid, admin, nil)
+	if up, _ := st.get("data.uploaded").([]any); len(up) != 1 || up[0] != float64(0) {
+		t.Fatalf("upload status after the restart: %s", st.raw)
+	}
+	if a := c.multipart("/api/videos/upload/chunk", admin, map[string]string{"upload_id": uid, "chunk_index": "1"}, "chunk", "b", payload[chunk:]); a.status != 200 {
+		t.Fatalf("chunk 1 after the restart: %s", a)
+	}
+	done := c.ok("POST", "/api/videos/upload/complete", admin, map[string]string{"upload_id": uid})
+	if d := c.ok("GET", fmt.Sprintf("/api/videos/%d", done.id("data.id")), admin, nil); d.num("data.file_size") != float64(len(payload)) || d.str("data.transcode_status") != "pending" {
+		t.Errorf("resumed upload: %s", d.raw)
+	}
+	if d := c.ok("GET", fmt.Sprintf("/api/videos/%d", v.id("data.id")), admin, nil); d.str("data.title") != "留存" {
+		t.Errorf("video after the restart: %s", d.raw)
+	}
+	fresh := c.multipart("/api/videos/upload", admin, map[string]string{"title": "新"}, "file", "n.mp4", []byte("new")).id("data.id")
+	if fresh == gone || done.id("data.id") == gone {
+		t.Errorf("deleted video id %d was handed out again", gone)
 	}
 }
