@@ -40,7 +40,11 @@ export function Upload() {
 
   const addFiles = (files: FileList | null) => {
     if (!files) return;
-    for (const f of Array.from(files)) q.add(f);
+    for (const f of Array.from(files)) {
+      // The same file twice would race for one upload: keep the first.
+      if (q.items.some((i) => i.key === fileKey(f) && i.state !== 'done')) continue;
+      q.add(f);
+    }
   };
   // Unfinished uploads from an earlier visit whose file is not chosen yet.
   const waiting = resumeStore.list().filter((r) => !q.items.some((i) => i.key === fileKey(r)));
