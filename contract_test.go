@@ -1394,6 +1394,29 @@ func TestContract(t *testing.T) {
 		c.fails(403, "GET", "/api/admin/backup", bob, nil)
 	})
 
+	t.Run("EveryJSONEndpoint", func(t *testing.T) {
+		c := apiClient{t: t, base: base}
+		big := `{"title":"` + strings.Repeat("a", 1<<20+10) + `"}`
+		for _, ep := range []struct{ method, path string }{
+			{"PUT", "/api/user/profile"},
+			{"PUT", "/api/user/password"},
+			{"POST", "/api/user/api-keys"},
+			{"POST", "/api/videos/upload/init"},
+			{"POST", "/api/videos/upload/complete"},
+			{"PUT", fmt.Sprintf("/api/videos/%d", videoID)},
+			{"POST", "/api/admin/categories"},
+			{"PUT", fmt.Sprintf("/api/admin/categories/%d", catMovies)},
+			{"PUT", "/api/admin/settings"},
+			{"PUT", fmt.Sprintf("/api/admin/users/%d", bobID)},
+			{"POST", "/api/admin/libraries"},
+		} {
+			c.fails(400, ep.method, ep.path, admin, `{"title": `)
+			c.fails(400, ep.method, ep.path, admin, `[]`)
+			c.fails(400, ep.method, ep.path, admin, `"text"`)
+			c.fails(413, ep.method, ep.path, admin, big)
+		}
+	})
+
 	t.Run("DeleteVideo", func(t *testing.T) {
 		c := apiClient{t: t, base: base, proxied: true}
 		c.ok("DELETE", fmt.Sprintf("/api/videos/%d", chunkedID), bob, nil)
