@@ -465,6 +465,12 @@ func TestContract(t *testing.T) {
 			t.Errorf("profile PUT must change nickname/avatar/email only: %s", p.raw)
 		}
 		c.fails(400, "PUT", "/api/user/profile", bob, map[string]any{"email": "not-an-email"}, "email")
+		// The document's own example body.
+		c.ok("PUT", "/api/user/profile", bob, map[string]any{"nickname": "新昵称", "avatar": "/avatars/new.jpg"})
+		if p := c.ok("GET", "/api/user/profile", bob, nil); p.str("data.avatar") != "/avatars/new.jpg" || p.str("data.nickname") != "新昵称" {
+			t.Errorf("the document's profile PUT: %s", p.raw)
+		}
+		c.fails(400, "PUT", "/api/user/profile", bob, map[string]any{"avatar": "javascript:alert(1)"}, "avatar")
 		c.fails(403, "GET", "/api/admin/settings", bob, nil)
 		c.fails(403, "GET", "/api/admin/users", bob, nil)
 		c.fails(403, "POST", "/api/admin/categories", bob, map[string]any{"name": "x"})
@@ -1057,6 +1063,12 @@ func TestContract(t *testing.T) {
 			if a := c.ok("GET", "/api/videos?keyword="+url.QueryEscape(kw), "", nil); a.num("data.total") != 0 {
 				t.Errorf("keyword %q must match literally: %s", kw, a.raw)
 			}
+		}
+		if a := c.ok("GET", "/api/videos?keyword=描述", "", nil); a.num("data.total") != 1 {
+			t.Errorf("keyword matching the description: %s", a.raw)
+		}
+		if a := c.ok("GET", "/api/videos?status=1&page=1&size=20", bob, nil); a.num("data.total") < 1 {
+			t.Errorf("the document's status=1 filter for a user: %s", a.raw)
 		}
 		if a := c.ok("GET", "/api/videos?keyword=科幻", "", nil); a.num("data.total") != 1 {
 			t.Errorf("keyword matching a tag: %s", a.raw)
