@@ -403,8 +403,22 @@ func TestContract(t *testing.T) {
 			t.Errorf("openapi.json: %d %v", res.StatusCode, err)
 		}
 		res.Body.Close()
-		if _, ok := doc["paths"].(map[string]any); !ok {
-			t.Errorf("openapi.json has no paths")
+		paths, _ := doc["paths"].(map[string]any)
+		for _, ep := range []string{"get /api/videos", "get /api/videos/{id}", "put /api/videos/{id}", "delete /api/videos/{id}",
+			"post /api/videos/upload", "post /api/videos/upload/init", "post /api/videos/upload/chunk", "post /api/videos/upload/complete",
+			"get /api/videos/upload/{upload_id}", "post /api/auth/login", "post /api/auth/register", "get /api/user/profile",
+			"put /api/user/profile", "put /api/user/password", "post /api/user/avatar", "get /api/user/api-keys", "post /api/user/api-keys",
+			"delete /api/user/api-keys/{id}", "get /api/categories", "post /api/admin/categories", "put /api/admin/categories/{id}",
+			"delete /api/admin/categories/{id}", "get /api/admin/transcode/tasks", "get /api/admin/transcode/tasks/{id}",
+			"post /api/admin/transcode/tasks/{id}/retry", "post /api/admin/transcode/tasks/{id}/cancel", "get /api/admin/statistics/overview",
+			"get /api/admin/statistics/videos", "get /api/admin/statistics/users", "get /api/admin/settings", "put /api/admin/settings",
+			"get /api/settings/public", "get /api/admin/users", "put /api/admin/users/{id}", "get /api/admin/invites", "post /api/admin/invites",
+			"get /api/admin/libraries", "post /api/admin/libraries", "put /api/admin/libraries/{id}", "delete /api/admin/libraries/{id}",
+			"post /api/admin/libraries/{id}/scan", "post /api/setup", "get /healthz"} {
+			method, path, _ := strings.Cut(ep, " ")
+			if ops, _ := paths[path].(map[string]any); ops[method] == nil {
+				t.Errorf("openapi.json lacks %s", ep)
+			}
 		}
 		pub := c.ok("GET", "/api/settings/public", "", nil)
 		wantKeys(t, "public settings", pub.get("data"), "site_name", "register_mode")
