@@ -601,6 +601,11 @@ func TestContract(t *testing.T) {
 		if p := c.ok("GET", "/api/user/profile", bob, nil); p.str("data.role") != "user" || p.num("data.points") != 1000 {
 			t.Errorf("profile after a role round trip: %s", p.raw)
 		}
+		// The installation keeps an enabled admin.
+		adminID := setup.id("data.user.id")
+		c.fails(409, "PUT", fmt.Sprintf("/api/admin/users/%d", adminID), admin, map[string]any{"role": "user"})
+		c.fails(409, "PUT", fmt.Sprintf("/api/admin/users/%d", adminID), admin, map[string]any{"disabled": true})
+		c.ok("GET", "/api/admin/settings", admin, nil)
 	})
 
 	t.Run("RegisterModes", func(t *testing.T) {
