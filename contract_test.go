@@ -611,6 +611,10 @@ func TestContract(t *testing.T) {
 	t.Run("RegisterModes", func(t *testing.T) {
 		c := apiClient{t: t, base: base, proxied: true}
 		c.checkPaging("/api/admin/invites", admin)
+		defer func() {
+			il := c.ok("GET", "/api/admin/invites", admin, nil)
+			wantTime(t, "invite created_at", il.get("data.list.0.created_at"), false)
+		}()
 		inv := c.ok("POST", "/api/admin/invites", admin, map[string]any{})
 		code := inv.str("data.code")
 		if code == "" {
@@ -640,6 +644,10 @@ func TestContract(t *testing.T) {
 			t.Errorf("PUT settings must answer all settings: %s", a.raw)
 		}
 		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"site_name": "changed", "bogus": 1}, "bogus")
+		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"bogus": 1, "transcode_concurrency": 0, "ladder": "720"}, "bogus", "transcode_concurrency", "ladder")
+		if a := c.ok("PUT", "/api/admin/settings", admin, map[string]any{"hwaccel": "none", "transcode_concurrency": 1}); a.str("data.hwaccel") != "none" {
+			t.Errorf("hwaccel none: %s", a.raw)
+		}
 		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"site_name": "changed", "transcode_concurrency": 99}, "transcode_concurrency")
 		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"site_name": "changed", "register_mode": "sometimes"}, "register_mode")
 		c.fails(400, "PUT", "/api/admin/settings", admin, map[string]any{"ladder": []int{100}}, "ladder")
@@ -671,6 +679,8 @@ func TestContract(t *testing.T) {
 		}
 		c.checkPaging("/api/user/api-keys", bob)
 		list := c.ok("GET", "/api/user/api-keys", bob, nil)
+		wantKeys(t, "api key item", list.get("data.list.0"), "id", "name", "api_key", "created_at")
+		wantTime(t, "api key created_at", list.get("data.list.0.created_at"), false)
 		if strings.Contains(string(list.raw), secret) || strings.Contains(string(list.raw), "secret_key") {
 			t.Errorf("the key list shows the secret: %s", list.raw)
 		}
@@ -1013,6 +1023,7 @@ func TestContract(t *testing.T) {
 			t.Errorf("mine=1 must list the caller's processing videos: %s", mine.raw)
 		}
 		wantKeys(t, "list item", mine.get("data.list.0"), "id", "title", "description", "cover", "duration", "views", "category", "created_at")
+		wantTime(t, "list item created_at", mine.get("data.list.0.created_at"), false)
 		if pub := c.ok("GET", "/api/videos", other, nil); strings.Contains(string(pub.raw), "新标题") {
 			t.Errorf("a stranger's list shows an unpublished video: %s", pub.raw)
 		}
@@ -1072,7 +1083,8 @@ func TestContract(t *testing.T) {
 		if a := c.ok("GET", fmt.Sprintf("/api/videos/%d", videoID), "", nil); !strings.HasPrefix(a.str("data.play_url"), prefix) {
 			t.Errorf("anonymous detail of a published video: %s", a.raw)
 		}
-		if a := c.ok("GET", "/api/videos?keyword=示例视", "", nil); a.num("data.total") != 1 || a.id("data.list.0.id") != videoID {
+		if a := c.ok("GET", "/api/videos?keyword=示例视", "", nil); a.num("data.total") != 1 || a.id("data.list.0.id") != videoID ||
+			a.id("data.list.0.category.id") != catMovies || a.str("data.list.0.category.name") != "电影" || a.str("data.list.0.cover") != cover {
 			t.Errorf("keyword 示例视: %s", a.raw)
 		}
 		// FINDING (helper B, store/videos.go): a keyword shorter than the trigram
@@ -1261,6 +1273,10 @@ func TestContract(t *testing.T) {
 		c.fails(400, "GET", "/api/admin/transcode/tasks?status=bogus", admin, nil, "status")
 		list := c.ok("GET", "/api/admin/transcode/tasks", admin, nil)
 		item := list.get("data.list.0")
+		wantTime(t, "task item created_at", list.get("data.list.0.created_at"), false)
+		if !isInt(list.get("data.list.0.progress")) {
+			t.Errorf("progress must be an integer: %v", list.get("data.list.0.progress"))
+		}
 		wantKeys(t, "task item", item, "id", "video_id", "video_title", "status", "progress", "created_at", "started_at", "finished_at", "error")
 		if taskID == 0 {
 			t.Skip("no completed task")
@@ -1533,6 +1549,9 @@ func TestContractPendingTasks(t *testing.T) {
 	up := c.multipart("/api/videos/upload", admin, map[string]string{"title": "等待"}, "file", "a.mp4", []byte("not yet"))
 	if up.status != 200 || up.str("data.status") != "pending" {
 		t.Fatalf("upload without ffmpeg: %s", up)
+	}
+	if a := c.ok("GET", "/api/categories", "", nil); string(a.raw) != `{"code":0,"message":"success","data":[]}`+"\n" {
+		t.Errorf("an empty category tree must be []: %q", a.raw)
 	}
 	tasks := c.ok("GET", "/api/admin/transcode/tasks?status=pending", admin, nil)
 	id := tasks.id("data.list.0.id")
