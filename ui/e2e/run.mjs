@@ -299,6 +299,9 @@ test('admin pages render with real data', async () => {
   const first = await page.textContent('.stat-card b');
   assert(Number(first.replace(/\D/g, '')) >= 1, 'dashboard counts no video: ' + first);
   await page.waitForSelector('.chart svg');
+  assert((await page.$$('.chart >> nth=0 >> rect')).length === 30, 'the default range is not 30 days');
+  await page.click('.presets button >> nth=0'); // last 7 days
+  await waitFor('a 7-day chart', async () => (await page.$$('.chart >> nth=0 >> rect')).length === 7, 5000, 200);
   await shot('admin-dashboard');
   await page.goto(origin + '/admin/tasks');
   await page.waitForSelector('tr[data-status="completed"]');
@@ -389,6 +392,25 @@ test('an upload survives a server restart and finishes by itself', async () => {
   await page.waitForSelector('.upload-card.state-done', { timeout: 60000 });
   assert(failures.length > 0, 'no request failed while the server was down');
   await cdp.detach();
+});
+
+test('tasks: a failed task is retried from the console', async () => {
+  await page.goto(origin + '/admin/tasks?status=failed');
+  await page.waitForSelector('tr[data-status="failed"]');
+  const id = Number((await page.textContent('tr[data-status="failed"] >> nth=0 >> td >> nth=0')).trim());
+  const before = (await apiAsAdmin('GET', '/admin/transcode/tasks/' + id)).data;
+  await sleep(1100); // task times have one-second resolution
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/transcode/tasks/${id}/retry`)),
+    page.click('tr[data-status="failed"] >> nth=0 >> button:has-text("重试")'),
+  ]);
+  assert(res.status() === 200, 'retry answered ' + res.status());
+  // Noise fails again quickly, and says why.
+  await waitFor('the task to run again', async () => {
+    const t = (await apiAsAdmin('GET', '/admin/transcode/tasks/' + id)).data;
+    return t.status === 'failed' && t.finished_at > before.finished_at;
+  }, 20000, 500);
+  await page.waitForSelector(`tr[data-status="failed"] .field-error`);
 });
 
 test('profile: nickname, avatar, an API key whose secret is shown once', async () => {
@@ -524,6 +546,20 @@ test('registration by invite code, and a user sees no admin link', async () => {
   assert(!(await page.$('header.top a[href="/admin"]')), 'a user sees the admin link');
   await page.goto(origin + '/admin');
   await page.waitForSelector('main .alert.error');
+  // A password change keeps this browser signed in with the fresh token.
+  await page.goto(origin + '/me/profile');
+  const pw = page.locator('form.card').nth(1);
+  await pw.locator('input[type=password]').nth(0).fill('wrong-old-password');
+  await pw.locator('input[type=password]').nth(1).fill('viewer-password-2');
+  await pw.locator('input[type=password]').nth(2).fill('viewer-password-2');
+  await pw.locator('button[type=submit]').click();
+  await pw.locator('.alert.error, .field-error').first().waitFor();
+  await pw.locator('input[type=password]').nth(0).fill('viewer-password');
+  await pw.locator('button[type=submit]').click();
+  await pw.locator('.ok').waitFor();
+  await page.reload();
+  await page.waitForSelector('header.top a.user');
+  assert(!(await page.$('.banner.error')), 'signed out after changing the password');
 });
 
 test('English is one switch away and is remembered', async () => {
