@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -216,6 +217,24 @@ func (c apiClient) multipart(path, token string, fields map[string]string, fileF
 	return c.send(req)
 }
 
+// multipartFileFirst posts the file part before the fields, as the
+// document's JavaScript SDK (FormData: file, title, category_id) does.
+func (c apiClient) multipartFileFirst(path, token, fileField string, file []byte, fields ...string) answer {
+	c.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile(fileField, "blob.mp4")
+	fw.Write(file)
+	for i := 0; i+1 < len(fields); i += 2 {
+		mw.WriteField(fields[i], fields[i+1])
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", c.base+path, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	return c.send(req)
+}
+
 func wantKeys(t *testing.T, what string, v any, keys ...string) {
 	t.Helper()
 	m, ok := v.(map[string]any)
@@ -340,8 +359,17 @@ func TestContract(t *testing.T) {
 		if up.str("data.title") != "示例视频" || up.str("data.status") != "pending" || up.num("data.upload_progress") != 100 || !isInt(up.get("data.id")) {
 			t.Errorf("upload answer: %s", up.raw)
 		}
+		// The document's JavaScript SDK appends the file before the title.
+		sdk := c.multipartFileFirst("/api/videos/upload", admin, "file", []byte("junk"), "title", "SDK 顺序", "category_id", strconv.FormatInt(catMovies, 10))
+		if sdk.status != 200 || sdk.str("data.title") != "SDK 顺序" {
+			t.Errorf("upload with the file part first: %s", sdk)
+		} else {
+			c.ok("DELETE", fmt.Sprintf("/api/videos/%d", sdk.id("data.id")), admin, nil)
+		}
 		a := c.multipart("/api/videos/upload", admin, map[string]string{"description": "x"}, "file", "a.mp4", []byte("junk"))
 		c.wantErr(a, 400, "upload without title", "title")
+		a = c.multipart("/api/videos/upload", admin, map[string]string{"title": "   "}, "file", "a.mp4", []byte("junk"))
+		c.wantErr(a, 400, "upload with a blank title", "title")
 		a = c.multipart("/api/videos/upload", admin, map[string]string{"title": strings.Repeat("长", 201)}, "file", "a.mp4", []byte("junk"))
 		c.wantErr(a, 400, "upload with a 201-character title", "title")
 		a = c.multipart("/api/videos/upload", admin, map[string]string{"title": "t", "category_id": "999999"}, "file", "a.mp4", []byte("junk"))
@@ -888,8 +916,8 @@ func TestContract(t *testing.T) {
 		if a := send(admin, uid, "1", payload[chunk:], nil); a.status != 403 && a.status != 404 && a.status != 400 {
 			t.Errorf("another user's chunk: %s", a)
 		}
-		if a := send(bob, uid, "1", payload[chunk:], nil); a.status != 200 {
-			t.Fatalf("last chunk: %s", a)
+		if a := c.multipartFileFirst("/api/videos/upload/chunk", bob, "chunk", payload[chunk:], "upload_id", uid, "chunk_index", "1"); a.status != 200 {
+			t.Fatalf("last chunk, file part first: %s", a)
 		}
 		if a := send(bob, uid, "1", payload[chunk:], nil); a.status != 200 {
 			t.Errorf("a chunk sent twice must be idempotent: %s", a)
@@ -915,8 +943,9 @@ func TestContract(t *testing.T) {
 		if a := c.do("POST", "/api/videos/upload/complete", admin, map[string]string{"upload_id": uid}); a.status != 403 && a.status != 404 && a.status != 400 {
 			t.Errorf("another user completing an upload: %s", a)
 		}
-		if a := send(bob, uid, "0", payload[:chunk], nil); a.status != 200 {
-			t.Fatalf("chunk 0: %s", a)
+		sum0 := md5.Sum(payload[:chunk])
+		if a := send(bob, uid, "0", payload[:chunk], map[string]string{"chunk_md5": hex.EncodeToString(sum0[:])}); a.status != 200 {
+			t.Fatalf("chunk 0 with its md5: %s", a)
 		}
 		done := c.ok("POST", "/api/videos/upload/complete", bob, map[string]string{"upload_id": uid})
 		chunkedID = done.id("data.id")
