@@ -378,6 +378,15 @@ func TestContract(t *testing.T) {
 		c.wantErr(a, 400, "upload with a non-numeric category_id", "category_id")
 		a = c.multipart("/api/videos/upload", admin, map[string]string{"title": "t"}, "", "", nil)
 		c.wantErr(a, 400, "upload without a file", "file")
+		for _, path := range []string{"/api/videos/upload", "/api/videos/upload/chunk", "/api/user/avatar"} {
+			c.fails(400, "POST", path, admin, map[string]string{"title": "json, not multipart"})
+			req, _ := http.NewRequest("POST", base+path, strings.NewReader("--x\r\nbroken"))
+			req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+			req.Header.Set("Authorization", "Bearer "+admin)
+			if a := c.send(req); a.status != 400 {
+				t.Errorf("%s with a broken multipart body: %s", path, a)
+			}
+		}
 		a = c.multipart("/api/videos/upload", "", map[string]string{"title": "t"}, "file", "a.mp4", []byte("junk"))
 		c.wantErr(a, 401, "upload without auth")
 	})
