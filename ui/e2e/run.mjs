@@ -154,6 +154,7 @@ test('first run shows setup and creates the admin', async () => {
   await page.fill('input[name=username]', admin.username);
   await page.fill('input[name=password]', admin.password);
   await page.fill('input[name=confirm]', admin.password);
+  await shot('setup');
   await page.click('button[type=submit]');
   await page.waitForURL('**/admin');
   await page.waitForSelector('header.top a.user');
@@ -179,6 +180,7 @@ test('sign out, wrong password in words, sign in', async () => {
   await page.fill('input[name=password]', 'not-the-password');
   await page.click('button[type=submit]');
   const msg = await page.textContent('.alert.error');
+  await shot('login-error');
   assert(msg && msg.trim().length > 0, 'no error shown for a wrong password');
   await page.fill('input[name=password]', admin.password);
   await page.click('button[type=submit]');
@@ -219,6 +221,7 @@ test('upload a clip through the page with a moving progress bar', async () => {
   await page.setInputFiles('.dropzone input[type=file]', clip);
   await page.fill('.upload-card input[name=title]', 'E2E 测试视频');
   await page.fill('.upload-card input[name=tags]', '测试, e2e');
+  await shot('upload-ready');
   // Record every value the progress bar shows.
   await page.evaluate(() => {
     window.__progress = [];
@@ -489,6 +492,7 @@ test('my videos: edit, hide, publish, delete after a confirmation', async () => 
   await page.click(`${row} .actions button >> nth=0`);
   await page.waitForSelector('.modal input[name=title]');
   await page.fill('.modal input[name=title]', 'E2E 测试视频（改）');
+  await shot('edit-modal');
   await page.click('.modal button[type=submit]');
   await page.waitForSelector(`${row} >> text=E2E 测试视频（改）`);
   await page.click(`${row} .actions button >> nth=1`); // hide

@@ -3,15 +3,19 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, flattenCategories, type Category } from '../api';
-import { t } from '../i18n';
+import { lang, t, type MsgKey } from '../i18n';
 import { api } from '../state';
 
 /** errorText turns any failure into words for a person. */
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
     if (e.code === 0) return t('error.network');
-    if (e.code === 429) return t('error.rate') + (e.message ? ` (${e.message})` : '');
-    return e.message || t('error.generic', { code: e.code });
+    if (e.code === 429) return t('error.rate');
+    // The server speaks English; lead with the document's words for the code.
+    const key = ('error.code.' + e.code) as MsgKey;
+    const head = t(key) === key ? '' : t(key);
+    if (!e.message) return head || t('error.generic', { code: e.code });
+    return head ? head + (lang() === 'zh-CN' ? '：' : ': ') + e.message : e.message;
   }
   return e instanceof Error ? e.message : String(e);
 }

@@ -3,11 +3,11 @@
 // person browses elsewhere in the app, and an unfinished one resumes when
 // the same file is chosen again after a reload.
 import { useEffect, useReducer, useRef, useState } from 'preact/hooks';
-import type { Category } from '../api';
 import { t } from '../i18n';
 import { bytes, duration, splitTags } from '../format';
 import { api } from '../state';
-import { CategorySelect, ProgressBar, useCategories } from '../components/ui';
+import { CategorySelect, errorText, ProgressBar, useCategories } from '../components/ui';
+import { ApiError, type Category } from '../api';
 import { fileKey, localResumeStore, UploadQueue, type UploadItem } from '../upload/queue';
 import { httpTransport } from '../upload/transport';
 
@@ -177,7 +177,7 @@ function UploadCard({ q, it, cats }: { q: UploadQueue; it: UploadItem; cats: Cat
       )}
       {it.state === 'error' && (
         <div class="alert error" role="alert">
-          {it.errorCode === 0 ? t('error.network') : it.error}
+          {errorText(new ApiError(it.errorCode, it.error))}
           {Object.entries(it.errors).map(([k, v]) => (
             <div key={k}>
               <b>{k}</b>: {v}
