@@ -51,3 +51,21 @@ describe('settings form', () => {
     expect(Object.keys(errors).sort()).toEqual(['ladder', 'rate_limit_rps']);
   });
 });
+
+import { ApiError } from './api';
+import { errorText } from './components/ui';
+import { setLang } from './i18n';
+
+describe('errorText', () => {
+  it.each([
+    ['zh-CN', new ApiError(400, 'invalid parameters'), '请求参数错误：invalid parameters'],
+    ['en', new ApiError(409, 'category has 2 videos'), 'Conflict: category has 2 videos'],
+    ['en', new ApiError(0, 'network'), 'Cannot reach the server. Check the connection and try again.'],
+    ['zh-CN', new ApiError(429, 'too many requests'), '请求过于频繁，请稍后再试。'],
+    ['en', new ApiError(418, 'teapot'), 'teapot'],
+    ['en', new ApiError(502, ''), 'Request failed (code 502).'],
+  ] as const)('%s: %o', (l, e, want) => {
+    setLang(l);
+    expect(errorText(e)).toBe(want);
+  });
+});
