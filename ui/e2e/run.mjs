@@ -566,6 +566,26 @@ test('registration by invite code, and a user sees no admin link', async () => {
   assert(!(await page.$('.banner.error')), 'signed out after changing the password');
 });
 
+test('without ffmpeg the admin sees a banner', async () => {
+  const port2 = await freePort();
+  const origin2 = `http://127.0.0.1:${port2}`;
+  const other = spawn(bin, ['serve', '--addr', `127.0.0.1:${port2}`, '--data', join(tmp, 'data-noffmpeg'),
+    '--ffmpeg', join(tmp, 'no-ffmpeg'), '--ffprobe', join(tmp, 'no-ffprobe')], { stdio: 'ignore' });
+  try {
+    await waitFor('the second server', async () => (await fetch(origin2 + '/healthz')).ok, 20000, 200);
+    const h = await (await fetch(origin2 + '/healthz')).json();
+    assert(h.ffmpeg === 'missing', 'healthz says ffmpeg ' + h.ffmpeg);
+    const login = await (await fetch(origin2 + '/api/setup', { method: 'POST', body: JSON.stringify({ username: 'root', password: 'root-password' }) })).json();
+    await page.goto(origin2 + '/');
+    await page.evaluate((tok) => localStorage.setItem('mika.token', tok), login.data.token);
+    await page.goto(origin2 + '/admin');
+    await page.waitForSelector('.banner.warn');
+    await shot('ffmpeg-missing');
+  } finally {
+    other.kill('SIGTERM');
+  }
+});
+
 test('English is one switch away and is remembered', async () => {
   await page.goto(origin + '/');
   await page.selectOption('select.lang', 'en');
