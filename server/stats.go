@@ -292,8 +292,9 @@ func (m *storageMeter) start() chan struct{} {
 	return done
 }
 
-// dirSize sums the sizes of the regular files below dir. Files that vanish
-// during the walk (a deleted video) are skipped.
+// dirSize sums the sizes of the regular files below dir (sparse files count
+// what they hold, see storedBytes). Files that vanish during the walk (a
+// deleted video) are skipped.
 func dirSize(dir string) (int64, error) {
 	var n int64
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -313,7 +314,7 @@ func dirSize(dir string) (int64, error) {
 		if err != nil {
 			return err
 		}
-		n += info.Size()
+		n += storedBytes(info)
 		return nil
 	})
 	return n, err
