@@ -1094,6 +1094,7 @@ func TestContract(t *testing.T) {
 	})
 
 	var taskID int64
+	var playURL string
 	t.Run("Playback", func(t *testing.T) {
 		c := apiClient{t: t, base: base, proxied: true}
 		var d answer
@@ -1117,6 +1118,7 @@ func TestContract(t *testing.T) {
 			t.Errorf("tags from the upload form: %v", d.get("data.tags"))
 		}
 		play := d.str("data.play_url")
+		playURL = play
 		prefix := fmt.Sprintf("/videos/%d/index.m3u8", videoID)
 		if !strings.HasPrefix(play, prefix) {
 			t.Fatalf("play_url %q", play)
@@ -1527,6 +1529,11 @@ func TestContract(t *testing.T) {
 		c.fails(404, "GET", fmt.Sprintf("/api/videos/%d", chunkedID), bob, nil)
 		c.fails(404, "DELETE", fmt.Sprintf("/api/videos/%d", chunkedID), bob, nil)
 		c.ok("DELETE", fmt.Sprintf("/api/videos/%d", videoID), admin, nil)
+		if res, err := http.Get(base + playURL); err != nil || (res.StatusCode != 404 && res.StatusCode != 403) {
+			t.Errorf("the play URL of a deleted video: %v %v", res, err)
+		} else {
+			res.Body.Close()
+		}
 		if res, err := http.Get(fmt.Sprintf("%s/covers/%d.jpg", base, videoID)); err != nil || res.StatusCode != 404 {
 			t.Errorf("the cover of a deleted video: %v %v", res, err)
 		} else {
