@@ -3,7 +3,7 @@
 // Builds nothing. Prints "N passed, N failed" and exits non-zero on failure;
 // each failure leaves a screenshot in ui/test-results/.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -29,6 +29,8 @@ if (!existsSync(chromiumPath)) {
 
 const tmp = mkdtempSync(join(tmpdir(), 'mika-e2e-'));
 mkdirSync(resultsDir, { recursive: true });
+// Screenshots of an earlier run's failures would mislead: start clean.
+for (const f of readdirSync(resultsDir)) if (f.endsWith('.png')) rmSync(join(resultsDir, f));
 
 function freePort() {
   return new Promise((res, rej) => {
