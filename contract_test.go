@@ -869,6 +869,11 @@ func TestContract(t *testing.T) {
 		c.fails(400, "PUT", fmt.Sprintf("/api/admin/categories/%d", catMovies), admin, map[string]any{"parent_id": catMovies}, "parent_id")
 		c.fails(409, "PUT", fmt.Sprintf("/api/admin/categories/%d", catC), admin, map[string]any{"name": "B"})
 		c.fails(404, "PUT", "/api/admin/categories/999999", admin, map[string]any{"name": "x"})
+		c.fails(400, "POST", "/api/admin/categories", admin, map[string]any{"name": "   ", "parent_id": 0}, "name")
+		c.fails(400, "POST", "/api/admin/categories", admin, map[string]any{"name": "s", "sort": "first"}, "sort")
+		c.fails(400, "POST", "/api/admin/categories", admin, map[string]any{"name": "s", "parent_id": -1}, "parent_id")
+		// Moving next to a sibling of the same name is a conflict too.
+		c.fails(409, "PUT", fmt.Sprintf("/api/admin/categories/%d", catAction), admin, map[string]any{"parent_id": catC})
 		// The document's update names name and sort only; parent stays.
 		c.ok("PUT", fmt.Sprintf("/api/admin/categories/%d", catAction), admin, map[string]any{"name": "动作", "sort": 2})
 		tree = c.ok("GET", "/api/categories", "", nil)
