@@ -394,3 +394,19 @@ func (e *testEnv) run(t *testing.T, name string, fn func(t *testing.T)) {
 		fn(st)
 	})
 }
+
+func TestPublicSettingsSaysWhenSetupIsNeeded(t *testing.T) {
+	e := newTestEnv(t)
+	var pub struct {
+		NeedsSetup bool `json:"needs_setup"`
+	}
+	e.mustOK(e.do("GET", "/api/settings/public", nil, "")).into(t, &pub)
+	if !pub.NeedsSetup {
+		t.Fatal("a fresh install must say needs_setup")
+	}
+	e.mustOK(e.do("POST", "/api/setup", map[string]any{"username": "admin", "password": "password123"}, ""))
+	e.mustOK(e.do("GET", "/api/settings/public", nil, "")).into(t, &pub)
+	if pub.NeedsSetup {
+		t.Fatal("needs_setup after the first admin exists")
+	}
+}

@@ -324,9 +324,9 @@ func TestSettingsValidation(t *testing.T) {
 	if b.SiteURL != "" || b.SiteName != "米卡" || b.WebhookSecret != a.WebhookSecret || b.WebhookLastDelivery != nil {
 		t.Fatalf("after partial PUT %+v", b)
 	}
-	var pub map[string]string
+	var pub map[string]any
 	e.mustOK(e.do("GET", "/api/settings/public", nil, "")).into(t, &pub)
-	if len(pub) != 2 || pub["site_name"] != "米卡" || pub["register_mode"] != "invite" {
+	if len(pub) != 3 || pub["site_name"] != "米卡" || pub["register_mode"] != "invite" || pub["needs_setup"] != false {
 		t.Fatalf("public %v", pub)
 	}
 }

@@ -72,7 +72,13 @@ func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) publicSettings(w http.ResponseWriter, r *http.Request) error {
 	set := s.store.Settings()
-	return ok(w, map[string]string{"site_name": set.SiteName, "register_mode": set.RegisterMode})
+	users, err := s.store.CountUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	// needs_setup tells the web app to show the first-admin page.
+	return ok(w, map[string]any{"site_name": set.SiteName, "register_mode": set.RegisterMode,
+		"needs_setup": users == 0})
 }
 
 // x264Presets are the names x264 (and ffmpeg's -preset) accept.
