@@ -7,7 +7,10 @@ need=()
 for tool in "$@"; do
 	case "$tool" in
 		ffmpeg) command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need+=(ffmpeg) ;;
-		chromium) [ -x /usr/bin/chromium ] || need+=(chromium) ;;
+		chromium)
+			[ -x /usr/bin/chromium ] || need+=(chromium)
+			# CJK glyphs, so screenshots of the Chinese UI are readable.
+			dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || need+=(fonts-wqy-microhei) ;;
 		wrk) command -v wrk >/dev/null || need+=(wrk) ;;
 		nginx) command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx) ;;
 		*) echo "deps.sh: unknown tool $tool" >&2; exit 2 ;;
