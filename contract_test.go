@@ -749,6 +749,9 @@ func TestContract(t *testing.T) {
 		if a := legacy(now, sum(now)); a.status != 200 || a.str("data.username") != "bob_1" {
 			t.Errorf("legacy sign: %s", a)
 		}
+		if a := legacy(now-290, sum(now-290)); a.status != 200 {
+			t.Errorf("a timestamp 290 s old is inside the window: %s", a)
+		}
 		if a := legacy(now-301, sum(now-301)); a.status != 401 {
 			t.Errorf("a timestamp 301 s old: %s", a)
 		}
@@ -793,6 +796,15 @@ func TestContract(t *testing.T) {
 		}
 		if a := nonced("GET", "/api/user/profile", "short", nil, nil); a.status != 401 {
 			t.Errorf("a nonce under 16 chars: %s", a)
+		}
+		if a := nonced("GET", "/api/user/profile", strings.Repeat("z", 65), nil, nil); a.status != 401 {
+			t.Errorf("a nonce over 64 chars: %s", a)
+		}
+		if a := nonced("GET", "/api/user/profile", strings.Repeat("y", 64), nil, nil); a.status != 200 {
+			t.Errorf("a 64-char nonce: %s", a)
+		}
+		if a := nonced("GET", "/api/user/profile", strings.Repeat("x", 16), nil, nil); a.status != 200 {
+			t.Errorf("a 16-char nonce: %s", a)
 		}
 		body := []byte(`{"nickname":"签名"}`)
 		if a := nonced("PUT", "/api/user/profile", nonce+"b", body, body); a.status != 200 {
