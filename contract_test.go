@@ -1462,6 +1462,9 @@ func TestContract(t *testing.T) {
 		c.checkPaging("/api/admin/libraries", admin)
 		c.fails(400, "POST", "/api/admin/libraries", admin, map[string]any{"path": dir, "category_id": 999999}, "category_id")
 		c.ok("PUT", fmt.Sprintf("/api/admin/libraries/%d", libID), admin, map[string]any{"scan_interval_minutes": 60})
+		// SPEC §10: the list shows each library's video count, last scan time and scan progress.
+		wantKeys(t, "library item", c.ok("GET", "/api/admin/libraries", admin, nil).get("data.list.0"), "id", "path", "category_id",
+			"scan_interval_minutes", "video_count", "last_scan_at", "scan_progress")
 		if a := c.ok("GET", "/api/admin/libraries", admin, nil); a.num("data.list.0.scan_interval_minutes") != 60 || a.id("data.list.0.category_id") != catMovies || a.str("data.list.0.path") != dir {
 			t.Errorf("library PUT must keep the other fields: %s", a.raw)
 		}
