@@ -551,6 +551,25 @@ func TestContract(t *testing.T) {
 			res.Body.Close()
 		}
 		c.wantErr(c.multipart("/api/user/avatar", bob, nil, "file", "a.png", []byte("not an image")), 400, "avatar that is not an image", "file")
+		svg := []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)
+		if a := c.multipart("/api/user/avatar", bob, nil, "file", "a.svg", svg); a.status == 200 {
+			res, err := http.Get(base + a.str("data.avatar"))
+			if err == nil {
+				ct := res.Header.Get("Content-Type")
+				res.Body.Close()
+				if strings.Contains(ct, "html") || strings.Contains(ct, "svg") {
+					t.Errorf("an SVG avatar with a script is served as %q", ct)
+				}
+			}
+		}
+		html := []byte("<html><script>alert(1)</script></html>")
+		c.wantErr(c.multipart("/api/user/avatar", bob, nil, "file", "a.png", html), 400, "an HTML avatar", "file")
+		c.fails(400, "PUT", "/api/user/profile", bob, map[string]any{"avatar": "/avatars/../mika.db"}, "avatar")
+		if res, err := http.Get(base + "/avatars/nope.png"); err != nil || res.StatusCode != 404 {
+			t.Errorf("a missing avatar: %v %v", res, err)
+		} else {
+			res.Body.Close()
+		}
 		huge := append(append([]byte{}, png...), make([]byte, 2<<20+10)...)
 		if a := c.multipart("/api/user/avatar", bob, nil, "file", "big.png", huge); a.status != 413 && a.status != 400 {
 			t.Errorf("an avatar over 2 MiB: %s", a)
