@@ -63,6 +63,9 @@ type Pool struct {
 	detected time.Time
 	jobs     map[int64]*job
 
+	// firstDetect is closed once the first ffmpeg detection has finished.
+	firstDetect chan struct{}
+
 	wake   chan struct{}
 	stop   context.CancelCauseFunc
 	wg     sync.WaitGroup
@@ -89,7 +92,8 @@ func New(cfg Config) *Pool {
 	}
 	nice, _ := exec.LookPath("nice")
 	return &Pool{cfg: cfg, log: cfg.Log, StallTimeout: DefaultStallTimeout, PollInterval: defaultPoll,
-		hw: []string{"none"}, jobs: map[int64]*job{}, wake: make(chan struct{}, 1), nice: nice}
+		hw: []string{"none"}, jobs: map[int64]*job{}, wake: make(chan struct{}, 1), nice: nice,
+		firstDetect: make(chan struct{})}
 }
 
 // Start requeues tasks an earlier run left processing, detects ffmpeg and
@@ -102,10 +106,13 @@ func (p *Pool) Start(ctx context.Context) {
 	} else if n > 0 {
 		p.log.Info("requeued interrupted tasks", slog.Int64("tasks", n))
 	}
-	p.detect(ctx)
 	p.wg.Add(2)
 	go func() {
+		// ffmpeg -version takes ~0.1 s (it loads every libav library); it
+		// runs beside the server's own start-up instead of before it.
 		defer p.wg.Done()
+		p.detect(ctx)
+		close(p.firstDetect)
 		hw := detectHWAccels(ctx, p.cfg.FFmpeg, p.log)
 		p.mu.Lock()
 		p.hw = hw
@@ -162,8 +169,13 @@ func (p *Pool) CancelTask(id int64) {
 	}
 }
 
-// FFmpegVersion is the detected ffmpeg version, or "" when missing.
+// FFmpegVersion is the detected ffmpeg version, or "" when missing. Right
+// after Start it waits (briefly) for the first detection.
 func (p *Pool) FFmpegVersion() string {
+	select {
+	case <-p.firstDetect:
+	case <-time.After(10 * time.Second):
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.version
