@@ -43,7 +43,13 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) error {
 	}
 	token := r.URL.Query().Get("token")
 	var viewer *store.User
-	allowed := token != "" && s.checkPlayToken(id, token, time.Now())
+	allowed := false
+	if uid, valid := s.checkPlayToken(id, token, time.Now()); token != "" && valid {
+		allowed, viewer, err = s.tokenViewer(r, v, uid)
+		if err != nil {
+			return err
+		}
+	}
 	if !allowed && (bearer(r) != "" || r.Header.Get("X-API-Key") != "") {
 		if u, err := s.authenticate(r); err == nil && u != nil && canSee(u, v) {
 			allowed, viewer = true, u
@@ -66,6 +72,29 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errNotFound
 	}
+}
+
+// tokenViewer decides whether a valid play token issued to user uid (0:
+// anonymous) still opens v: a published video plays for anyone holding the
+// link; any other plays only while that user may see it (owner or admin).
+func (s *Server) tokenViewer(r *http.Request, v *store.Video, uid int64) (bool, *store.User, error) {
+	var u *store.User
+	if uid > 0 {
+		var err error
+		u, err = s.store.UserByID(r.Context(), uid)
+		if errors.Is(err, store.ErrNotFound) {
+			u = nil
+		} else if err != nil {
+			return false, nil, err
+		}
+		if u != nil && u.Disabled {
+			u = nil
+		}
+	}
+	if v.Status == store.VideoPublished {
+		return true, u, nil
+	}
+	return u != nil && canSee(u, v), u, nil
 }
 
 func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, v *store.Video, file, rest, token string,

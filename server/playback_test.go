@@ -74,12 +74,12 @@ func TestPlaybackTokens(t *testing.T) {
 	_, admin := e.createUser("root", true)
 	id := e.playableVideo(ownerID, owner, store.VideoPublished)
 	hidden := e.playableVideo(ownerID, owner, store.VideoHidden)
-	tok := e.srv.playToken(id, time.Now())
+	tok := e.srv.playToken(id, 0, time.Now())
 	base := fmt.Sprintf("/videos/%d/", id)
 
-	expired := e.srv.playToken(id, time.Now().Add(-13*time.Hour))
+	expired := e.srv.playToken(id, 0, time.Now().Add(-13*time.Hour))
 	tampered := tok[:len(tok)-2] + "xx"
-	otherVideo := e.srv.playToken(hidden, time.Now())
+	otherVideo := e.srv.playToken(hidden, 0, time.Now())
 	exp, sig, _ := strings.Cut(tok, ".")
 	var later int64
 	fmt.Sscan(exp, &later)
@@ -143,7 +143,7 @@ func TestPlaybackCountsViewsOnMaster(t *testing.T) {
 	e := newTestEnv(t)
 	ownerID, owner := e.createUser("owner", false)
 	id := e.playableVideo(ownerID, owner, store.VideoPublished)
-	tok := e.srv.playToken(id, time.Now())
+	tok := e.srv.playToken(id, 0, time.Now())
 	for range 3 {
 		wantStatus(t, e.get(fmt.Sprintf("/videos/%d/index.m3u8?token=%s", id, tok)), 200, "master")
 		wantStatus(t, e.get(fmt.Sprintf("/videos/%d/360p/index.m3u8?token=%s", id, tok)), 200, "rung")
@@ -158,7 +158,7 @@ func TestPlaybackUnplayableIs404(t *testing.T) {
 	e := newTestEnv(t)
 	ownerID, owner := e.createUser("owner", false)
 	id, _ := e.queueVideo(ownerID, "pending")
-	tok := e.srv.playToken(id, time.Now())
+	tok := e.srv.playToken(id, 0, time.Now())
 	wantStatus(t, e.get(fmt.Sprintf("/videos/%d/index.m3u8?token=%s", id, tok)), 404, "not playable")
 	wantStatus(t, e.get(fmt.Sprintf("/videos/%d/index.m3u8", id), "Authorization", "Bearer "+owner), 404, "not playable, owner")
 }
@@ -257,4 +257,31 @@ func TestPlayURLWithFFprobe(t *testing.T) {
 	if res.StatusCode != 403 {
 		t.Errorf("without token: %d", res.StatusCode)
 	}
+}
+
+// A play link handed out while a video was published stops working for
+// everyone but its owner and admins once the video is hidden.
+func TestPlayTokenOfHiddenVideo(t *testing.T) {
+	e := newTestEnv(t)
+	ownerID, owner := e.createUser("owner", false)
+	otherID, _ := e.createUser("other", false)
+	adminID, _ := e.createUser("root", true)
+	id := e.playableVideo(ownerID, owner, store.VideoPublished)
+	master := fmt.Sprintf("/videos/%d/index.m3u8?token=", id)
+	anon := e.srv.playToken(id, 0, time.Now())
+	others := e.srv.playToken(id, otherID, time.Now())
+	owners := e.srv.playToken(id, ownerID, time.Now())
+	admins := e.srv.playToken(id, adminID, time.Now())
+	for _, tok := range []string{anon, others, owners, admins} {
+		wantStatus(t, e.get(master+url.QueryEscape(tok)), 200, "published")
+	}
+	e.mustOK(e.do("PUT", fmt.Sprintf("/api/videos/%d", id), map[string]any{"status": store.VideoHidden}, owner))
+	wantStatus(t, e.get(master+url.QueryEscape(anon)), 403, "hidden, anonymous link")
+	wantStatus(t, e.get(master+url.QueryEscape(others)), 403, "hidden, another user's link")
+	wantStatus(t, e.get(master+url.QueryEscape(owners)), 200, "hidden, owner's link")
+	wantStatus(t, e.get(master+url.QueryEscape(admins)), 200, "hidden, admin's link")
+	if err := e.store.SetUserDisabled(context.Background(), ownerID, true); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, e.get(master+url.QueryEscape(owners)), 403, "hidden, disabled owner's link")
 }

@@ -207,7 +207,7 @@ func (s *Server) detailOf(ctx context.Context, u *store.User, v *store.Video) (v
 		Tags: v.Tags, CreatedAt: store.FormatTime(v.CreatedAt), Status: v.Status,
 		TranscodeStatus: v.TranscodeStatus, UserID: v.UserID, Variants: v.Variants, Missing: v.Missing}
 	if v.Playable && canSee(u, v) {
-		d.PlayURL = s.playURL(v.ID)
+		d.PlayURL = s.playURL(v.ID, u)
 	}
 	if v.CategoryID != 0 {
 		c, err := s.store.CategoryByID(ctx, v.CategoryID)
