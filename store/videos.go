@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -273,6 +274,11 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 			return []*Video{}, 0, nil
 		}
 	}
+	if match, ok, err := s.publicMatch(ctx, f); err != nil {
+		return nil, 0, fmt.Errorf("list videos: %w", err)
+	} else if ok {
+		return s.listPublic(ctx, f, match)
+	}
 	probe, err := s.probeKeyword(ctx, f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count videos: %w", err)
@@ -527,4 +533,132 @@ func (s *Store) RemoveIfNoVideo(ctx context.Context, id int64, sourcePath string
 		return remove()
 	})
 	return removed, err
+}
+
+// maxShortTerms caps how many index terms a 1–2 character keyword may
+// expand to; beyond it the keyword falls back to LIKE.
+const maxShortTerms = 256
+
+// publicMatch builds, for a keyword search of published videos (in any
+// category, not one user's), the MATCH expression over videos_pub_fts, the
+// index of published videos only. ok is false when the filter is not such a
+// search; match is "" when nothing can match.
+//
+// A keyword of three characters or more is one phrase (a substring search
+// with the trigram tokenizer). A shorter one is every trigram that begins
+// with it: each indexed text ends in char(31), so every occurrence of the
+// keyword begins some trigram of the index.
+func (s *Store) publicMatch(ctx context.Context, f VideoFilter) (match string, ok bool, err error) {
+	kw := f.keyword()
+	if f.AnyStatus || f.Status != VideoPublished || f.UserID != 0 || kw == "" || strings.ContainsRune(kw, 31) {
+		return "", false, nil
+	}
+	var text string
+	if utf8.RuneCountInString(kw) >= minTrigram {
+		text = ftsPhrase(kw)
+	} else {
+		terms, err := s.shortTerms(ctx, foldCase(kw))
+		if err != nil || terms == nil {
+			return "", false, err
+		}
+		if len(terms) == 0 {
+			return "", true, nil
+		}
+		for i, t := range terms {
+			terms[i] = ftsPhrase(t)
+		}
+		text = "(" + strings.Join(terms, " OR ") + ")"
+	}
+	match = "{title description tags} : " + text
+	if f.CategoryID != 0 {
+		cats := make([]string, len(f.subtree))
+		for i, id := range f.subtree {
+			cats[i] = fmt.Sprintf(`cat : "#%d#"`, id)
+		}
+		match += " AND (" + strings.Join(cats, " OR ") + ")"
+	}
+	return match, true, nil
+}
+
+// foldCase lower-cases s as the trigram tokenizer folds what it indexes.
+func foldCase(s string) string { return strings.Map(unicode.ToLower, s) }
+
+// shortTerms lists the published index's terms that begin with kw: an
+// empty list when there is none, nil when there are more than
+// maxShortTerms.
+func (s *Store) shortTerms(ctx context.Context, kw string) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT term FROM videos_pub_terms WHERE term >= ? AND term < ? LIMIT ?",
+		kw, kw+string(utf8.MaxRune), maxShortTerms+1)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	terms := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		terms = append(terms, t)
+	}
+	if len(terms) > maxShortTerms {
+		return nil, rows.Err()
+	}
+	return terms, rows.Err()
+}
+
+// listPublic answers a keyword search of published videos from their own
+// index: the total is counted inside it, a newest-first page is read from
+// it in rowid (= id) order, and only the page's rows are looked up.
+func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]*Video, int64, error) {
+	list := []*Video{}
+	if match == "" {
+		return list, 0, nil
+	}
+	var total int64
+	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM videos_pub_fts WHERE videos_pub_fts MATCH ?",
+		match).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count videos: %w", err)
+	}
+	if total == 0 || int64(f.Offset) >= total {
+		return list, total, nil
+	}
+	var q string
+	args := []any{match}
+	switch {
+	case !f.ByViews:
+		q = "SELECT " + videoColumns + ` FROM videos WHERE id IN (SELECT rowid FROM videos_pub_fts
+			WHERE videos_pub_fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?) ORDER BY id DESC`
+		args = append(args, f.Limit, f.Offset)
+	case total <= bigResult:
+		// Few matches: look each up and sort them.
+		q = "SELECT " + prefixed("v", videoColumns) + ` FROM videos_pub_fts f CROSS JOIN videos v ON v.id = f.rowid
+			WHERE videos_pub_fts MATCH ? ORDER BY v.views DESC, v.id DESC LIMIT ? OFFSET ?`
+		args = append(args, f.Limit, f.Offset)
+	default:
+		// Many: walk the views index and test each row against the matches.
+		plain := f
+		plain.Keyword = ""
+		where, wargs := plain.where(false)
+		q = "SELECT " + videoColumns + " FROM videos" + where +
+			` AND +id IN (SELECT rowid FROM videos_pub_fts WHERE videos_pub_fts MATCH ?)
+			ORDER BY views DESC, id DESC LIMIT ? OFFSET ?`
+		args = append(wargs, match, f.Limit, f.Offset)
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list videos: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scanVideo(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list videos: %w", err)
+		}
+		list = append(list, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list videos: %w", err)
+	}
+	return list, total, nil
 }

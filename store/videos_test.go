@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -528,4 +530,99 @@ func FuzzSearchKeyword(f *testing.F) {
 			t.Fatalf("substring %q of %q: %d found, %v", sub, string(r), len(list), err)
 		}
 	})
+}
+
+// TestPublicSearchFollowsEdits: the index of published videos answers
+// exactly what a scan of the rows answers (published, keyword a substring of
+// title, description or tags ignoring ASCII case, category subtree), after
+// status changes, edits, category moves and deletes, for keywords of every
+// length, in both orders and across pages.
+func TestPublicSearchFollowsEdits(t *testing.T) {
+	ctx := context.Background()
+	s := libraryStore(t)
+	root, err := s.CreateCategory(ctx, "Films", 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := s.CreateCategory(ctx, "Action", root.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cats := []int64{0, root.ID, child.ID}
+	words := []string{"示例视频", "Sunset", "猫", "ab", "sun", "x"}
+	var all []*Video
+	for i := 0; i < 60; i++ {
+		status := []int{VideoPublished, VideoPublished, VideoHidden, VideoProcessing}[i%4]
+		v := mustVideo(t, s, NewVideo{UserID: 1, Title: words[i%len(words)] + fmt.Sprint(i%7),
+			Description: words[(i/2)%len(words)], Tags: []string{words[(i/3)%len(words)]}, CategoryID: cats[i%3]}, status)
+		all = append(all, v)
+	}
+	// Edits: hide, publish, rename, move, delete.
+	for i, v := range all {
+		var ch VideoChanges
+		switch i % 5 {
+		case 0:
+			st := VideoHidden
+			ch.Status = &st
+		case 1:
+			st := VideoPublished
+			ch.Status = &st
+		case 2:
+			title := "renamed 视频 AB"
+			ch.Title = &title
+		case 3:
+			c := cats[(i+1)%3]
+			ch.CategoryID = &c
+		case 4:
+			if _, _, err := s.DeleteVideo(ctx, v.ID); err != nil {
+				t.Fatal(err)
+			}
+			all[i] = nil
+			continue
+		}
+		if all[i], err = s.UpdateVideo(ctx, v.ID, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, views := range []bool{false, true} {
+		for _, cat := range cats {
+			for _, kw := range []string{"视频", "视", "sun", "SUNSET", "ab", "a", "x", "renamed 视", "示例视频", "1", "zz", "#1#", "\"", "%"} {
+				var want []*Video
+				sub := map[int64]bool{cat: true}
+				if cat == root.ID {
+					sub[child.ID] = true
+				}
+				for _, v := range all {
+					if v == nil || v.Status != VideoPublished || (cat != 0 && !sub[v.CategoryID]) {
+						continue
+					}
+					text := strings.ToLower(v.Title + "\n" + v.Description + "\n" + marshalTags(v.Tags))
+					if strings.Contains(text, strings.ToLower(kw)) {
+						want = append(want, v)
+					}
+				}
+				// Every view count is 0, so in views order too ties go to
+				// the newer id.
+				slices.SortFunc(want, func(a, b *Video) int { return cmp.Compare(b.ID, a.ID) })
+				for _, off := range []int{0, 3} {
+					f := VideoFilter{Status: VideoPublished, Keyword: kw, CategoryID: cat, ByViews: views, Limit: 3, Offset: off}
+					if _, ok, err := s.publicMatch(ctx, f); err != nil || !ok {
+						t.Fatalf("%q: not answered by the published index (%v)", kw, err)
+					}
+					list, total, err := s.ListVideos(ctx, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					page := []int64{}
+					for i := off; i < min(off+3, len(want)); i++ {
+						page = append(page, want[i].ID)
+					}
+					if total != int64(len(want)) || fmt.Sprint(ids(list)) != fmt.Sprint(page) {
+						t.Fatalf("%q cat %d views %v offset %d: got %v total %d, want %v total %d",
+							kw, cat, views, off, ids(list), total, page, len(want))
+					}
+				}
+			}
+		}
+	}
 }
