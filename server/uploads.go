@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -18,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -69,12 +72,52 @@ func bodyError(err error, capped bool) error {
 	return errBadRequest("malformed or interrupted multipart body", map[string]string{"body": "could not be read"})
 }
 
+// bodyBufSize is the read buffer under a multipart body: the multipart
+// reader asks for 4 KiB at a time, and this turns that into fewer, larger
+// reads of the connection.
+const bodyBufSize = 256 << 10
+
+// multipartReader reads r's multipart/form-data body through a large buffer.
 func multipartReader(r *http.Request) (*multipart.Reader, error) {
-	mr, err := r.MultipartReader()
-	if err != nil {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, errBadRequest("expected multipart/form-data", map[string]string{"body": "must be multipart/form-data"})
 	}
-	return mr, nil
+	return multipart.NewReader(bufio.NewReaderSize(r.Body, bodyBufSize), params["boundary"]), nil
+}
+
+// copyBufSize is the unit in which upload data is copied to disk.
+const copyBufSize = 1 << 20
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// copyLarge copies src to dst in writes of up to copyBufSize bytes (a
+// multipart part reads 4 KiB at a time; the disk prefers fewer, larger
+// writes), feeding h too when it is not nil.
+func copyLarge(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		m, err := io.ReadFull(src, buf)
+		if m > 0 {
+			if h != nil {
+				h.Write(buf[:m])
+			}
+			w, werr := dst.Write(buf[:m])
+			n += int64(w)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // readField reads a small form field.
@@ -205,7 +248,7 @@ func (s *Server) uploadVideo(w http.ResponseWriter, r *http.Request) error {
 			if limit > 0 {
 				src = io.LimitReader(part, limit+1)
 			}
-			if size, err = io.Copy(tmp, src); err != nil {
+			if size, err = copyLarge(tmp, src, nil); err != nil {
 				var pe *os.PathError
 				if errors.As(err, &pe) {
 					return err // the disk's problem, not the client's
@@ -344,13 +387,20 @@ func (s *Server) initUpload(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, map[string]any{"upload_id": id, "chunk_size": chunkSize, "total_chunks": up.TotalChunks})
 }
 
-// createSized creates path at size bytes (sparse), durably.
+// createSized creates path at size bytes, durably: preallocated where the
+// file system can (then a chunk's fdatasync commits its data and little
+// else), sparse where it cannot or the disk lacks the room (the upload may
+// still fit once other files go).
 func createSized(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(f.Truncate(size), f.Sync(), f.Close()); err != nil {
+	if preallocate(f, size) != nil {
+		// A failed fallocate may leave part of the space taken.
+		err = f.Truncate(0)
+	}
+	if err := errors.Join(err, f.Truncate(size), f.Sync(), f.Close()); err != nil {
 		os.Remove(path)
 		return err
 	}
@@ -377,16 +427,23 @@ func (s *Server) ownUpload(r *http.Request, id, field string) (*store.Upload, er
 }
 
 // copyChunk copies at most want bytes of a chunk from src to dst and
-// answers how many bytes came (want+1 means too many) and their MD5.
-func copyChunk(dst io.Writer, src io.Reader, want int64) (int64, []byte, error) {
-	h := md5.New()
-	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(src, want))
+// answers how many bytes came (want+1 means too many) and, with sum, their
+// MD5 (nil without).
+func copyChunk(dst io.Writer, src io.Reader, want int64, sum bool) (int64, []byte, error) {
+	var h hash.Hash
+	if sum {
+		h = md5.New()
+	}
+	n, err := copyLarge(dst, io.LimitReader(src, want), h)
 	if err != nil {
 		return n, nil, err
 	}
 	// One byte more than wanted is enough to know the chunk is too long;
 	// it must not land in the file (it is the next chunk's place).
 	extra, err := io.Copy(io.Discard, io.LimitReader(src, 1))
+	if h == nil {
+		return n + extra, nil, err
+	}
 	return n + extra, h.Sum(nil), err
 }
 
@@ -519,19 +576,21 @@ func (c *chunkWrite) data(part *multipart.Part) error {
 	var err error
 	switch {
 	case c.up != nil && c.stored:
-		c.n, c.sum, err = copyChunk(io.Discard, part, c.up.ChunkLen(c.idx))
+		c.n, c.sum, err = copyChunk(io.Discard, part, c.up.ChunkLen(c.idx), true)
 	case c.up != nil:
 		if c.file, err = c.openUploadFile(); err != nil {
 			return err
 		}
 		off := int64(c.idx) * c.up.ChunkSize
 		c.written = true
-		c.n, c.sum, err = copyChunk(io.NewOffsetWriter(c.file, off), part, c.up.ChunkLen(c.idx))
+		// The MD5 costs as much as the copy: it is taken here only when
+		// chunk_md5 came first, and otherwise read back if it comes later.
+		c.n, c.sum, err = copyChunk(io.NewOffsetWriter(c.file, off), part, c.up.ChunkLen(c.idx), c.md5 != "")
 	default:
 		if c.spool, err = os.CreateTemp(c.s.data.Tmp(), chunkTmpPrefix+"*"); err != nil {
 			return err
 		}
-		c.n, c.sum, err = copyChunk(c.spool, part, chunkSize)
+		c.n, c.sum, err = copyChunk(c.spool, part, chunkSize, true)
 	}
 	if err != nil {
 		var pe *os.PathError
@@ -571,6 +630,14 @@ func (c *chunkWrite) finish(w http.ResponseWriter) error {
 	if want := c.up.ChunkLen(c.idx); c.n != want {
 		return errField("chunk", fmt.Sprintf("chunk %d must be exactly %d bytes", c.idx, want))
 	}
+	if c.md5 != "" && c.sum == nil {
+		// chunk_md5 came after a chunk written in place: read it back.
+		h := md5.New()
+		if _, err := io.Copy(h, io.NewSectionReader(c.file, int64(c.idx)*c.up.ChunkSize, c.n)); err != nil {
+			return err
+		}
+		c.sum = h.Sum(nil)
+	}
 	if c.md5 != "" && hex.EncodeToString(c.sum) != c.md5 {
 		return errField("chunk_md5", "does not match the chunk's data")
 	}
@@ -589,7 +656,7 @@ func (c *chunkWrite) finish(w http.ResponseWriter) error {
 		c.written = true
 	}
 	if c.written {
-		if err := c.file.Sync(); err != nil {
+		if err := syncData(c.file); err != nil {
 			return err
 		}
 	}

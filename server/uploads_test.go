@@ -270,9 +270,11 @@ func TestChunkedUpload(t *testing.T) {
 	if got := c.status(); len(got) != 0 {
 		t.Fatalf("fresh upload lists %v", got)
 	}
-	// Out of order, with a duplicate and an MD5.
+	// Out of order, with a duplicate and an MD5 (after the chunk, which is
+	// written in place first: the MD5 is read back).
 	m := md5.Sum(chunkOf(data, 2))
-	e.mustOK(c.send(2, chunkOf(data, 2), field("chunk_md5", hex.EncodeToString(m[:]))))
+	e.mustOK(e.postForm("/api/videos/upload/chunk", tok, field("upload_id", c.id), field("chunk_index", "2"),
+		formPart{name: "chunk", filename: "blob", data: chunkOf(data, 2)}, field("chunk_md5", hex.EncodeToString(m[:]))))
 	var ack struct {
 		Uploaded    int `json:"uploaded"`
 		TotalChunks int `json:"total_chunks"`
@@ -360,6 +362,7 @@ func TestChunkedUploadRejects(t *testing.T) {
 		{"long chunk spooled", []formPart{{name: "chunk", filename: "b", data: make([]byte, chunkSize+1)}, field("upload_id", c.id), field("chunk_index", "0")}, "chunk"},
 		{"bad md5", []formPart{field("upload_id", c.id), field("chunk_index", "1"), md5Wrong, {name: "chunk", filename: "b", data: chunkOf(data, 1)}}, "chunk_md5"},
 		{"bad md5 spooled", []formPart{{name: "chunk", filename: "b", data: chunkOf(data, 1)}, field("upload_id", c.id), field("chunk_index", "1"), md5Wrong}, "chunk_md5"},
+		{"bad md5 after the chunk", []formPart{field("upload_id", c.id), field("chunk_index", "1"), {name: "chunk", filename: "b", data: chunkOf(data, 1)}, md5Wrong}, "chunk_md5"},
 		{"no chunk", []formPart{field("upload_id", c.id), field("chunk_index", "1")}, "chunk"},
 		{"index twice", []formPart{field("upload_id", c.id), field("chunk_index", "0"), field("chunk_index", "1"), {name: "chunk", filename: "b", data: chunkOf(data, 1)}}, "chunk_index"},
 		{"no index", []formPart{field("upload_id", c.id), {name: "chunk", filename: "b", data: []byte("x")}}, "chunk_index"},

@@ -1,0 +1,14 @@
+//go:build !linux
+
+package server
+
+import (
+	"errors"
+	"os"
+)
+
+// syncData makes f's data durable.
+func syncData(f *os.File) error { return f.Sync() }
+
+// preallocate is not available here: the file stays sparse.
+func preallocate(*os.File, int64) error { return errors.ErrUnsupported }
