@@ -18,6 +18,14 @@ INSERT INTO videos_pub_fts(rowid, title, description, tags, cat)
     SELECT id, title || char(31, 31), description || char(31, 31), tags || char(31, 31), '#' || category_id || '#'
     FROM videos WHERE status = 1;
 
+-- A number that changes whenever the published index does: a search total
+-- counted at one generation stays exact while it holds.
+CREATE TABLE search_generation (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n  INTEGER NOT NULL
+);
+INSERT INTO search_generation(id, n) VALUES (1, 0);
+
 -- The index's terms (trigrams), for the short-keyword expansion.
 CREATE VIRTUAL TABLE videos_pub_terms USING fts5vocab(videos_pub_fts, row);
 
@@ -26,12 +34,14 @@ CREATE TRIGGER videos_pub_insert AFTER INSERT ON videos WHEN new.status = 1 BEGI
     INSERT INTO videos_pub_fts(rowid, title, description, tags, cat)
     VALUES (new.id, new.title || char(31, 31), new.description || char(31, 31), new.tags || char(31, 31),
         '#' || new.category_id || '#');
+    UPDATE search_generation SET n = n + 1;
 END;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
 CREATE TRIGGER videos_pub_delete AFTER DELETE ON videos WHEN old.status = 1 BEGIN
     DELETE FROM videos_pub_fts WHERE rowid = old.id;
+    UPDATE search_generation SET n = n + 1;
 END;
 -- +goose StatementEnd
 
@@ -45,6 +55,7 @@ WHEN old.status = 1 OR new.status = 1 BEGIN
     SELECT new.id, new.title || char(31, 31), new.description || char(31, 31), new.tags || char(31, 31),
         '#' || new.category_id || '#'
     WHERE new.status = 1;
+    UPDATE search_generation SET n = n + 1;
 END;
 -- +goose StatementEnd
 
@@ -53,4 +64,5 @@ DROP TRIGGER videos_pub_update;
 DROP TRIGGER videos_pub_delete;
 DROP TRIGGER videos_pub_insert;
 DROP TABLE videos_pub_terms;
+DROP TABLE search_generation;
 DROP TABLE videos_pub_fts;
