@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -375,6 +376,9 @@ func (s *Server) initUpload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := createSized(path, body.Filesize); err != nil {
+		if errors.Is(err, syscall.EFBIG) {
+			return errTooLarge // beyond what this file system can hold
+		}
 		return err
 	}
 	up := &store.Upload{ID: id, UserID: currentUser(r).ID, Filename: name, FileSize: body.Filesize,

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http/httptest"
@@ -346,6 +347,13 @@ func TestChunkedUploadRejects(t *testing.T) {
 				t.Fatalf("errors %v, want %s", res.Errors, tc.field)
 			}
 		})
+	}
+
+	// A size beyond what the file system can hold is too large, not a 500
+	// (a file system that can hold it sparse answers 200).
+	if res := e.do("POST", "/api/videos/upload/init", map[string]any{"filename": "a.mp4", "filesize": int64(math.MaxInt64),
+		"title": "t"}, tok); res.Status != 413 && res.Status != 200 {
+		t.Fatalf("init of an enormous file: %d %s", res.Status, res.Message)
 	}
 
 	md5Wrong := field("chunk_md5", strings.Repeat("0", 32))
