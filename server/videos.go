@@ -415,7 +415,7 @@ func (s *Server) removeVideoFiles(v *store.Video) {
 // view-window table is pruned.
 func (s *Server) expireUploads(ctx context.Context) error {
 	return errors.Join(s.expireIdleUploads(ctx), s.sweepUploadFiles(ctx), s.sweepOriginals(ctx),
-		s.store.PruneViews(ctx))
+		s.store.PruneViews(ctx), s.store.TidySearchIndex(ctx, 1000))
 }
 
 // parseOriginalName reads the video id from an originals file name such as

@@ -615,7 +615,7 @@ func (s *Store) shortTerms(ctx context.Context, kw string) ([]string, error) {
 
 // listPublic answers a keyword search of published videos from their own
 // index: the total is counted inside it, a newest-first page is read from
-// it in rowid (= id) order, and only the page's rows are looked up.
+// it in rowid (= minus the id) order, and only the page's rows are looked up.
 func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]*Video, int64, error) {
 	list := []*Video{}
 	if match == "" {
@@ -632,12 +632,12 @@ func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]
 	args := []any{match}
 	switch {
 	case !f.ByViews:
-		q = "SELECT " + videoColumns + ` FROM videos WHERE id IN (SELECT rowid FROM videos_pub_fts
-			WHERE videos_pub_fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?) ORDER BY id DESC`
+		q = "SELECT " + videoColumns + ` FROM videos WHERE id IN (SELECT -rowid FROM videos_pub_fts
+			WHERE videos_pub_fts MATCH ? ORDER BY rowid LIMIT ? OFFSET ?) ORDER BY id DESC`
 		args = append(args, f.Limit, f.Offset)
 	case total <= bigResult:
 		// Few matches: look each up and sort them.
-		q = "SELECT " + prefixed("v", videoColumns) + ` FROM videos_pub_fts f CROSS JOIN videos v ON v.id = f.rowid
+		q = "SELECT " + prefixed("v", videoColumns) + ` FROM videos_pub_fts f CROSS JOIN videos v ON v.id = -f.rowid
 			WHERE videos_pub_fts MATCH ? ORDER BY v.views DESC, v.id DESC LIMIT ? OFFSET ?`
 		args = append(args, f.Limit, f.Offset)
 	default:
@@ -648,7 +648,7 @@ func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]
 		plain.Keyword = ""
 		where, wargs := plain.where(false)
 		q = "SELECT " + videoColumns + " FROM videos" + where +
-			` AND +id IN (SELECT rowid FROM videos_pub_fts WHERE videos_pub_fts MATCH ?)
+			` AND +id IN (SELECT -rowid FROM videos_pub_fts WHERE videos_pub_fts MATCH ?)
 			ORDER BY views DESC, id DESC LIMIT ? OFFSET ?`
 		args = append(wargs, match, f.Limit, f.Offset)
 	}
@@ -721,4 +721,33 @@ func (s *Store) publicTotal(ctx context.Context, key, q string, args ...any) (in
 	publicTotals.m[k] = countedAt{gen, n}
 	publicTotals.Unlock()
 	return n, nil
+}
+
+// TidySearchIndex merges the published index's segments, a bounded step at
+// a time (each its own short write), until one is left or maxSteps ran: a
+// search reads every term once per segment, so a freshly bulk-loaded or
+// long-grown index answers several times slower than a merged one.
+func (s *Store) TidySearchIndex(ctx context.Context, maxSteps int) error {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for i := 0; i < maxSteps; i++ {
+		var before, after int64
+		if err := conn.QueryRowContext(ctx, "SELECT total_changes()").Scan(&before); err != nil {
+			return err
+		}
+		// A negative step merges segments of different levels too.
+		if _, err := conn.ExecContext(ctx, "INSERT INTO videos_pub_fts(videos_pub_fts, rank) VALUES ('merge', -500)"); err != nil {
+			return fmt.Errorf("tidy search index: %w", err)
+		}
+		if err := conn.QueryRowContext(ctx, "SELECT total_changes()").Scan(&after); err != nil {
+			return err
+		}
+		if after == before {
+			return nil
+		}
+	}
+	return nil
 }
