@@ -47,6 +47,9 @@ type videoItem struct {
 	UserID          int64        `json:"user_id"`
 	Tags            []string     `json:"tags"`
 	Missing         bool         `json:"missing"`
+	// TranscodeProgress is 0–100: the running task's progress, 100 once
+	// transcoded.
+	TranscodeProgress int `json:"transcode_progress"`
 }
 
 // videoDetail is the answer of GET /api/videos/{id}.
@@ -68,6 +71,9 @@ type videoDetail struct {
 	UserID          int64           `json:"user_id"`
 	Variants        []store.Variant `json:"variants"`
 	Missing         bool            `json:"missing"`
+	// TranscodeProgress is 0–100: the running task's progress, 100 once
+	// transcoded.
+	TranscodeProgress int `json:"transcode_progress"`
 }
 
 func coverURL(v *store.Video) string {
@@ -175,14 +181,42 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	progress, err := s.transcodeProgress(r.Context(), videos...)
+	if err != nil {
+		return err
+	}
 	list := make([]videoItem, 0, len(videos))
 	for _, v := range videos {
 		list = append(list, videoItem{ID: v.ID, Title: v.Title, Description: v.Description, Cover: coverURL(v),
 			Duration: seconds(v.Duration), Views: v.Views, Category: categoryOf(v.CategoryID, names),
 			CreatedAt: store.FormatTime(v.CreatedAt), Status: v.Status, TranscodeStatus: v.TranscodeStatus,
-			Resolution: v.Resolution, UserID: v.UserID, Tags: v.Tags, Missing: v.Missing})
+			Resolution: v.Resolution, UserID: v.UserID, Tags: v.Tags, Missing: v.Missing,
+			TranscodeProgress: progress[v.ID]})
 	}
 	return ok(w, pageOf(p, list, total))
+}
+
+// transcodeProgress answers each video's transcoding progress: its active
+// task's, 100 when transcoded, 0 otherwise. One query for the whole page.
+func (s *Server) transcodeProgress(ctx context.Context, videos ...*store.Video) (map[int64]int, error) {
+	out := make(map[int64]int, len(videos))
+	var active []int64
+	for _, v := range videos {
+		switch v.TranscodeStatus {
+		case store.TaskCompleted:
+			out[v.ID] = 100
+		case store.TaskPending, store.TaskProcessing:
+			active = append(active, v.ID)
+		}
+	}
+	running, err := s.store.ActiveProgress(ctx, active)
+	if err != nil {
+		return nil, err
+	}
+	for id, p := range running {
+		out[id] = p
+	}
+	return out, nil
 }
 
 // visibleVideo loads path video {id} if the caller may see it (404 otherwise).
@@ -206,6 +240,11 @@ func (s *Server) detailOf(ctx context.Context, u *store.User, v *store.Video) (v
 		Duration: seconds(v.Duration), Resolution: v.Resolution, FileSize: v.FileSize, Views: v.Views,
 		Tags: v.Tags, CreatedAt: store.FormatTime(v.CreatedAt), Status: v.Status,
 		TranscodeStatus: v.TranscodeStatus, UserID: v.UserID, Variants: v.Variants, Missing: v.Missing}
+	progress, err := s.transcodeProgress(ctx, v)
+	if err != nil {
+		return d, err
+	}
+	d.TranscodeProgress = progress[v.ID]
 	if v.Playable && canSee(u, v) {
 		d.PlayURL = s.playURL(v.ID, u)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Task statuses (SPEC §7).
@@ -312,4 +313,33 @@ func (s *Store) RetryTask(ctx context.Context, id int64) error {
 			status = CASE WHEN status = 2 THEN 0 ELSE status END, updated_at = ? WHERE id = ?`, t, videoID)
 		return err
 	})
+}
+
+// ActiveProgress answers the progress (0–100) of the pending or processing
+// task of each of the given videos; videos without one are absent.
+func (s *Store) ActiveProgress(ctx context.Context, videoIDs []int64) (map[int64]int, error) {
+	out := map[int64]int{}
+	if len(videoIDs) == 0 {
+		return out, nil
+	}
+	q := "SELECT video_id, progress FROM tasks WHERE status IN ('pending', 'processing') AND video_id IN (?" +
+		strings.Repeat(",?", len(videoIDs)-1) + ") ORDER BY id"
+	args := make([]any, len(videoIDs))
+	for i, id := range videoIDs {
+		args[i] = id
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("active progress: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var p int
+		if err := rows.Scan(&id, &p); err != nil {
+			return nil, err
+		}
+		out[id] = p
+	}
+	return out, rows.Err()
 }
