@@ -1179,10 +1179,9 @@ func TestContract(t *testing.T) {
 			a.id("data.list.0.category.id") != catMovies || a.str("data.list.0.category.name") != "电影" || a.str("data.list.0.cover") != cover {
 			t.Errorf("keyword 示例视: %s", a.raw)
 		}
-		// FINDING (helper B, store/videos.go): a keyword shorter than the trigram
-		// minimum is a LIKE over the stored tags column, so `"` (and `[`, `,`)
-		// match the JSON syntax of every tagged video. Re-enable `"` after the fix.
-		for _, kw := range []string{"%", "_", "%25", "*", "示例 OR x", "NEAR(", "'", "\\"} {
+		// Tags are searched as their text, never as the stored JSON: `"`, `[`,
+		// `,` and `","` match nothing here.
+		for _, kw := range []string{"%", "_", "%25", "*", "示例 OR x", "NEAR(", "'", "\\", `"`, "[", ",", `","`, `"]`} {
 			if a := c.ok("GET", "/api/videos?keyword="+url.QueryEscape(kw), "", nil); a.num("data.total") != 0 {
 				t.Errorf("keyword %q must match literally: %s", kw, a.raw)
 			}

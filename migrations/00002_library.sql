@@ -49,7 +49,8 @@ CREATE UNIQUE INDEX categories_sibling_name ON categories(parent_id, name COLLAT
 
 -- Keyword search: substring matching in any script through trigrams. The
 -- table indexes the videos table's own columns (external content) and the
--- triggers keep it in step; tags are indexed as their stored JSON text.
+-- triggers keep it in step; tags are indexed as their text, one char(31)
+-- apart (not as the stored JSON, whose quotes and commas must not match).
 CREATE VIRTUAL TABLE videos_fts USING fts5(
     title, description, tags,
     content = 'videos', content_rowid = 'id', tokenize = 'trigram'
@@ -59,14 +60,14 @@ INSERT INTO videos_fts(videos_fts) VALUES ('rebuild');
 -- +goose StatementBegin
 CREATE TRIGGER videos_fts_insert AFTER INSERT ON videos BEGIN
     INSERT INTO videos_fts(rowid, title, description, tags)
-    VALUES (new.id, new.title, new.description, new.tags);
+    VALUES (new.id, new.title, new.description, (SELECT group_concat(value, char(31)) FROM json_each(new.tags)));
 END;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
 CREATE TRIGGER videos_fts_delete AFTER DELETE ON videos BEGIN
     INSERT INTO videos_fts(videos_fts, rowid, title, description, tags)
-    VALUES ('delete', old.id, old.title, old.description, old.tags);
+    VALUES ('delete', old.id, old.title, old.description, (SELECT group_concat(value, char(31)) FROM json_each(old.tags)));
 END;
 -- +goose StatementEnd
 
@@ -74,9 +75,9 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER videos_fts_update AFTER UPDATE OF title, description, tags ON videos BEGIN
     INSERT INTO videos_fts(videos_fts, rowid, title, description, tags)
-    VALUES ('delete', old.id, old.title, old.description, old.tags);
+    VALUES ('delete', old.id, old.title, old.description, (SELECT group_concat(value, char(31)) FROM json_each(old.tags)));
     INSERT INTO videos_fts(rowid, title, description, tags)
-    VALUES (new.id, new.title, new.description, new.tags);
+    VALUES (new.id, new.title, new.description, (SELECT group_concat(value, char(31)) FROM json_each(new.tags)));
 END;
 -- +goose StatementEnd
 

@@ -17,7 +17,7 @@ CREATE VIRTUAL TABLE videos_pub_fts USING fts5(
     content = '', contentless_delete = 1, tokenize = 'trigram'
 );
 INSERT INTO videos_pub_fts(rowid, title, description, tags, cat)
-    SELECT -id, title || char(31, 31), description || char(31, 31), tags || char(31, 31), '#' || category_id || '#'
+    SELECT -id, title || char(31, 31), description || char(31, 31), ifnull((SELECT group_concat(value, char(31)) FROM json_each(videos.tags)), '') || char(31, 31), '#' || category_id || '#'
     FROM videos WHERE status = 1;
 
 -- Merge segments eagerly (videos are added seldom, searched often): a
@@ -39,7 +39,7 @@ CREATE VIRTUAL TABLE videos_pub_terms USING fts5vocab(videos_pub_fts, row);
 -- +goose StatementBegin
 CREATE TRIGGER videos_pub_insert AFTER INSERT ON videos WHEN new.status = 1 BEGIN
     INSERT INTO videos_pub_fts(rowid, title, description, tags, cat)
-    VALUES (-new.id, new.title || char(31, 31), new.description || char(31, 31), new.tags || char(31, 31),
+    VALUES (-new.id, new.title || char(31, 31), new.description || char(31, 31), ifnull((SELECT group_concat(value, char(31)) FROM json_each(new.tags)), '') || char(31, 31),
         '#' || new.category_id || '#');
     UPDATE search_generation SET n = n + 1;
 END;
@@ -59,7 +59,7 @@ CREATE TRIGGER videos_pub_update AFTER UPDATE OF status, title, description, tag
 WHEN old.status = 1 OR new.status = 1 BEGIN
     DELETE FROM videos_pub_fts WHERE rowid = -old.id AND old.status = 1;
     INSERT INTO videos_pub_fts(rowid, title, description, tags, cat)
-    SELECT -new.id, new.title || char(31, 31), new.description || char(31, 31), new.tags || char(31, 31),
+    SELECT -new.id, new.title || char(31, 31), new.description || char(31, 31), ifnull((SELECT group_concat(value, char(31)) FROM json_each(new.tags)), '') || char(31, 31),
         '#' || new.category_id || '#'
     WHERE new.status = 1;
     UPDATE search_generation SET n = n + 1;

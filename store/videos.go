@@ -239,7 +239,8 @@ func (f VideoFilter) where(probe bool) (string, []any) {
 			conds = append(conds, col+" IN (SELECT rowid FROM videos_fts WHERE videos_fts MATCH ?)")
 			args = append(args, ftsPhrase(kw))
 		} else {
-			conds = append(conds, `(title LIKE ? ESCAPE '\' OR description LIKE ? ESCAPE '\' OR tags LIKE ? ESCAPE '\')`)
+			conds = append(conds, `(title LIKE ? ESCAPE '\' OR description LIKE ? ESCAPE '\'
+				OR EXISTS (SELECT 1 FROM json_each(tags) WHERE value LIKE ? ESCAPE '\'))`)
 			p := "%" + likeEscape(kw) + "%"
 			args = append(args, p, p, p)
 		}
