@@ -148,6 +148,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	detection := transcoder.DetectFFmpeg(ctx, *ffmpeg, *ffprobe) // beside opening the database
 	d, st, err := openData(ctx, *data)
 	if err != nil {
 		return err
@@ -158,7 +159,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// server is built after the pool, and the pool starts after both exist.
 	var srv *server.Server
 	pool := transcoder.New(transcoder.Config{Store: st, Data: d, FFmpeg: *ffmpeg, FFprobe: *ffprobe, Log: log,
-		OnTaskEnd: func(ctx context.Context, taskID int64) { srv.TaskEnded(ctx, taskID) }})
+		OnTaskEnd: func(ctx context.Context, taskID int64) { srv.TaskEnded(ctx, taskID) }, Detection: detection})
 	srv, err = server.New(ctx, server.Config{Store: st, Data: d, Transcoder: pool, UI: uiFS(), Log: log,
 		TrustedProxies: trusted, Version: version})
 	if err != nil {

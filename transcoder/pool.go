@@ -27,6 +27,9 @@ type Config struct {
 	// OnTaskEnd, when set, is called in its own goroutine after a task
 	// reaches completed or failed (the webhook).
 	OnTaskEnd func(ctx context.Context, taskID int64)
+	// Detection, when set, is the first ffmpeg detection, started early
+	// with DetectFFmpeg for the same FFmpeg and FFprobe.
+	Detection *Detection
 }
 
 // Defaults of the pool's timings; tests shorten them.
@@ -195,12 +198,46 @@ func (p *Pool) running() int {
 	return len(p.jobs)
 }
 
-func (p *Pool) detect(ctx context.Context) {
+// Detection is an ffmpeg detection started before the pool exists, so its
+// ~0.1 s (ffmpeg loads every libav library to print its version) overlaps
+// opening the database. Pass it as Config.Detection.
+type Detection struct {
+	done chan struct{}
+	out  []byte
+	err  error
+}
+
+// DetectFFmpeg starts looking for ffmpeg and ffprobe in the background.
+func DetectFFmpeg(ctx context.Context, ffmpeg, ffprobe string) *Detection {
+	d := &Detection{done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		d.out, d.err = runDetect(ctx, ffmpeg, ffprobe)
+	}()
+	return d
+}
+
+func runDetect(ctx context.Context, ffmpeg, ffprobe string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, p.cfg.FFmpeg, "-hide_banner", "-version").Output()
+	out, err := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-version").Output()
 	if err == nil {
-		_, err = exec.LookPath(p.cfg.FFprobe)
+		_, err = exec.LookPath(ffprobe)
+	}
+	return out, err
+}
+
+func (p *Pool) detect(ctx context.Context) {
+	var out []byte
+	var err error
+	if d := p.cfg.Detection; d != nil {
+		// The early detection answers the first time only; later ones
+		// (ffmpeg installed meanwhile) run afresh.
+		p.cfg.Detection = nil
+		<-d.done
+		out, err = d.out, d.err
+	} else {
+		out, err = runDetect(ctx, p.cfg.FFmpeg, p.cfg.FFprobe)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
