@@ -66,8 +66,10 @@ type Pool struct {
 	detected time.Time
 	jobs     map[int64]*job
 
-	// firstDetect is closed once the first ffmpeg detection has finished.
+	// firstDetect is closed once the first ffmpeg detection has finished,
+	// hwDetected once the hardware encoders have been tried.
 	firstDetect chan struct{}
+	hwDetected  chan struct{}
 
 	wake   chan struct{}
 	stop   context.CancelCauseFunc
@@ -96,7 +98,7 @@ func New(cfg Config) *Pool {
 	nice, _ := exec.LookPath("nice")
 	return &Pool{cfg: cfg, log: cfg.Log, StallTimeout: DefaultStallTimeout, PollInterval: defaultPoll,
 		hw: []string{"none"}, jobs: map[int64]*job{}, wake: make(chan struct{}, 1), nice: nice,
-		firstDetect: make(chan struct{})}
+		firstDetect: make(chan struct{}), hwDetected: make(chan struct{})}
 }
 
 // Start requeues tasks an earlier run left processing, detects ffmpeg and
@@ -120,6 +122,7 @@ func (p *Pool) Start(ctx context.Context) {
 		p.mu.Lock()
 		p.hw = hw
 		p.mu.Unlock()
+		close(p.hwDetected)
 	}()
 	go func() {
 		defer p.wg.Done()

@@ -559,7 +559,11 @@ func TestPoolHardwareFailureFallsBackToSoftware(t *testing.T) {
 	tp.start(tp.pool)
 	// Pretend detection found NVENC; this machine has no such device, so
 	// the encode fails and the task must fall back to libx264.
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-tp.pool.hwDetected:
+	case <-time.After(30 * time.Second):
+		t.Fatal("hardware detection did not finish")
+	}
 	tp.pool.mu.Lock()
 	tp.pool.hw = []string{"none", "nvenc"}
 	tp.pool.mu.Unlock()
