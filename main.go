@@ -154,6 +154,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	// Scratch files of a process that died (a half-written cover, an upload
+	// cut off mid-body) go before anything starts writing there again.
+	if err := d.ResetTmp(); err != nil {
+		log.Warn("emptying the scratch folder", slog.Any("err", err))
+	}
 
 	// The pool reports each task's end to the server (the webhook); the
 	// server is built after the pool, and the pool starts after both exist.

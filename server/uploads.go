@@ -863,6 +863,40 @@ func (s *Server) sweepUploadFiles(ctx context.Context) error {
 // placing a file and committing its video makes one, and its id is then
 // above every id in use; the check for each runs in a write transaction so
 // an upload being committed right now is never touched.
+// sweepDerived removes HLS folders and covers whose video is gone: what a
+// delete cut short by a crash left behind (the row goes first, then files).
+func (s *Server) sweepDerived(ctx context.Context) error {
+	hlsRoot := filepath.Dir(s.data.HLS(1))
+	coverRoot := filepath.Dir(s.data.Cover(1))
+	var errs []error
+	for _, dir := range []string{hlsRoot, coverRoot} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, e := range entries {
+			id, ok := parseOriginalName(e.Name())
+			if !ok {
+				continue
+			}
+			if _, err := s.store.VideoByID(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				if err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			if err := os.RemoveAll(path); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.log.Info("removed output of a deleted video", slog.String("path", path))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (s *Server) sweepOriginals(ctx context.Context) error {
 	maxID, err := s.store.MaxVideoID(ctx)
 	if err != nil {
@@ -879,13 +913,25 @@ func (s *Server) sweepOriginals(ctx context.Context) error {
 	}
 	for _, name := range names {
 		id, ok := parseOriginalName(name)
-		if !ok || id <= maxID {
+		if !ok {
 			continue
 		}
 		path := filepath.Join(s.originalsDir(), name)
 		rel, err := s.data.Rel(path)
 		if err != nil {
 			continue
+		}
+		if id <= maxID {
+			// Ids are never reused: an original without its row is left by
+			// a delete cut short by a crash. A cheap read first, since nearly
+			// every original has its row.
+			v, err := s.store.VideoByID(ctx, id)
+			if err == nil && v.SourcePath == rel {
+				continue
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
 		removed, err := s.store.RemoveIfNoVideo(ctx, id, rel, func() error {
 			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {

@@ -453,7 +453,7 @@ func (s *Server) removeVideoFiles(v *store.Video) {
 // with their files, files that a crash left without a row go, and the
 // view-window table is pruned.
 func (s *Server) expireUploads(ctx context.Context) error {
-	return errors.Join(s.expireIdleUploads(ctx), s.sweepUploadFiles(ctx), s.sweepOriginals(ctx),
+	return errors.Join(s.expireIdleUploads(ctx), s.sweepUploadFiles(ctx), s.sweepOriginals(ctx), s.sweepDerived(ctx),
 		s.store.PruneViews(ctx), s.store.TidySearchIndex(ctx, 1000))
 }
 

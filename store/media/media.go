@@ -49,6 +49,20 @@ func (d Dir) Init() error {
 
 func (d Dir) sub(name string) string { return filepath.Join(d.root, "media", name) }
 
+// ResetTmp empties the scratch folder. Call it at start, before anything
+// writes there: what it holds then was left by a process that died.
+func (d Dir) ResetTmp() error {
+	entries, err := os.ReadDir(d.Tmp())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		errs = append(errs, os.RemoveAll(filepath.Join(d.Tmp(), e.Name())))
+	}
+	return errors.Join(errs...)
+}
+
 // Root is the data folder itself.
 func (d Dir) Root() string { return d.root }
 
