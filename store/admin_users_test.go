@@ -7,7 +7,7 @@ import (
 )
 
 func TestUpdateUserAdminKeepsAnAdmin(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	admin, _ := s.CreateUser(ctx, NewUser{Username: "root", PasswordHash: "x", Role: "admin"})
 	user, _ := s.CreateUser(ctx, NewUser{Username: "joe", PasswordHash: "x"})
@@ -53,7 +53,7 @@ func TestUpdateUserAdminKeepsAnAdmin(t *testing.T) {
 }
 
 func TestListUsersKeyword(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	for _, n := range []NewUser{
 		{Username: "alice", Email: "a@example.com", PasswordHash: "x"},
@@ -98,7 +98,7 @@ func TestListUsersKeyword(t *testing.T) {
 }
 
 func TestInvites(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	admin, _ := s.CreateUser(ctx, NewUser{Username: "root", PasswordHash: "x", Role: "admin"})
 	joe, _ := s.CreateUser(ctx, NewUser{Username: "joe", PasswordHash: "x"})

@@ -7,7 +7,7 @@ import (
 )
 
 func TestAPIKeys(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	a, _ := s.CreateUser(ctx, NewUser{Username: "ann", PasswordHash: "x"})
 	b, _ := s.CreateUser(ctx, NewUser{Username: "bob", PasswordHash: "x"})
@@ -51,7 +51,7 @@ func TestAPIKeys(t *testing.T) {
 }
 
 func TestUseNonce(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	t0 := now()
 	if err := s.UseNonce(ctx, 1, "n1", t0+300); err != nil {

@@ -3,23 +3,9 @@ package store
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
-
-func foldersTestStore(t *testing.T) *Store {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	migs := os.DirFS(filepath.Join(filepath.Dir(file), "..", "migrations"))
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "mika.db"), migs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // importFile creates a video for rel in the library the way the scanner does.
 func importFile(t *testing.T, s *Store, l *Library, rel string) int64 {
@@ -40,7 +26,7 @@ func importFile(t *testing.T, s *Store, l *Library, rel string) int64 {
 }
 
 func TestLibraryScanRequests(t *testing.T) {
-	s := foldersTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	if err := s.RequestLibraryScan(ctx, 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown library: %v", err)
@@ -82,7 +68,7 @@ func TestLibraryScanRequests(t *testing.T) {
 }
 
 func TestUpdateLibraryPathMovesSources(t *testing.T) {
-	s := foldersTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	l, _ := s.CreateLibrary(ctx, NewLibrary{Path: "/mnt/old", ScanIntervalMinutes: 720, CreatedBy: 1})
 	other, _ := s.CreateLibrary(ctx, NewLibrary{Path: "/mnt/other", ScanIntervalMinutes: 720, CreatedBy: 1})
@@ -119,7 +105,7 @@ func TestUpdateLibraryPathMovesSources(t *testing.T) {
 }
 
 func TestDeleteLibraryRows(t *testing.T) {
-	s := foldersTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	l, _ := s.CreateLibrary(ctx, NewLibrary{Path: "/mnt/a", CreatedBy: 1})
 	other, _ := s.CreateLibrary(ctx, NewLibrary{Path: "/mnt/b", CreatedBy: 1})
@@ -169,7 +155,7 @@ func TestDeleteLibraryRows(t *testing.T) {
 }
 
 func TestLibraryCounts(t *testing.T) {
-	s := foldersTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	l, _ := s.CreateLibrary(ctx, NewLibrary{Path: "/mnt/a", CreatedBy: 1})
 	importFile(t, s, l, "1.mkv")

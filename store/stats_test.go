@@ -5,29 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 )
-
-// adminTestStore opens a store over a temp dir with the real migrations.
-func adminTestStore(t *testing.T) *Store {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	migs := os.DirFS(filepath.Join(filepath.Dir(file), "..", "migrations"))
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "mika.db"), migs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	// daily_views belongs to the videos migration (00002); until it has
-	// landed, give the statistics the same table. Once it exists this is a
-	// no-op and the tests run against the real one.
-	if _, err := s.write.Exec("CREATE TABLE IF NOT EXISTS daily_views(day TEXT PRIMARY KEY, views INTEGER NOT NULL)"); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // localAt is hour o'clock of a local date.
 func localAt(t *testing.T, date string, hour int) int64 {
@@ -40,7 +20,7 @@ func localAt(t *testing.T, date string, hour int) int64 {
 }
 
 func TestCreatedByDayGroupsByLocalDay(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	seed := []struct {
 		date string
@@ -103,7 +83,7 @@ func TestCreatedByDayInDSTZones(t *testing.T) {
 }
 
 func TestActivityAndOverview(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	for _, name := range []string{"ann", "bob", "cid"} {
 		if _, err := s.CreateUser(ctx, NewUser{Username: name, PasswordHash: "x"}); err != nil {
@@ -157,7 +137,7 @@ func TestActivityAndOverview(t *testing.T) {
 }
 
 func TestTaskCountsAndTranscodeSeconds(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	if _, err := s.write.Exec(`INSERT INTO tasks(video_id, status, started_at, finished_at, created_at, updated_at) VALUES
 		(1, 'completed', 100, 160, 1, 1), (2, 'completed', 200, 205, 1, 1), (3, 'failed', 100, 900, 1, 1),

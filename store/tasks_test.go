@@ -3,24 +3,9 @@ package store
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
-
-func tasksTestStore(t *testing.T) *Store {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	migs := os.DirFS(filepath.Join(filepath.Dir(file), "..", "migrations"))
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "mika.db"), migs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 func queue(t *testing.T, s *Store, n int) []int64 {
 	t.Helper()
@@ -36,7 +21,7 @@ func queue(t *testing.T, s *Store, n int) []int64 {
 }
 
 func TestClaimTaskOldestFirstAndOnce(t *testing.T) {
-	s := tasksTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	if _, err := s.ClaimTask(ctx); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("empty queue: %v", err)
@@ -89,7 +74,7 @@ func TestClaimTaskOldestFirstAndOnce(t *testing.T) {
 }
 
 func TestTaskLifecycle(t *testing.T) {
-	s := tasksTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	ids := queue(t, s, 2)
 	task, _ := s.ClaimTask(ctx)
@@ -167,7 +152,7 @@ func TestTaskLifecycle(t *testing.T) {
 }
 
 func TestFinishTaskOfDeletedVideo(t *testing.T) {
-	s := tasksTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	queue(t, s, 1)
 	task, _ := s.ClaimTask(ctx)

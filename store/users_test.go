@@ -7,7 +7,7 @@ import (
 )
 
 func TestCreateUserWithInvite(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	admin, err := s.CreateUser(ctx, NewUser{Username: "root", PasswordHash: "x", Role: "admin"})
 	if err != nil {
@@ -44,7 +44,7 @@ func TestCreateUserWithInvite(t *testing.T) {
 }
 
 func TestUpdateProfileOrphans(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	a, _ := s.CreateUser(ctx, NewUser{Username: "ann", PasswordHash: "x"})
 	b, _ := s.CreateUser(ctx, NewUser{Username: "bob", PasswordHash: "x"})
@@ -73,7 +73,7 @@ func TestUpdateProfileOrphans(t *testing.T) {
 }
 
 func TestSetUserDisabled(t *testing.T) {
-	s := adminTestStore(t)
+	s := openTestStore(t)
 	ctx := context.Background()
 	u, _ := s.CreateUser(ctx, NewUser{Username: "ann", PasswordHash: "x"})
 	if err := s.SetUserDisabled(ctx, 99, true); !errors.Is(err, ErrNotFound) {

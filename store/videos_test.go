@@ -6,26 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 )
-
-// libraryStore opens a store over a temp dir with the real migrations.
-func libraryStore(t testing.TB) *Store {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	migs := os.DirFS(filepath.Join(filepath.Dir(file), "..", "migrations"))
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "mika.db"), migs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 func mustVideo(t testing.TB, s *Store, n NewVideo, status int) *Video {
 	t.Helper()
@@ -51,7 +35,7 @@ func ids(list []*Video) []int64 {
 
 func TestListVideosKeyword(t *testing.T) {
 	ctx := context.Background()
-	s := libraryStore(t)
+	s := openTestStore(t)
 	a := mustVideo(t, s, NewVideo{UserID: 1, Title: "示例视频", Description: "第一个"}, VideoPublished)
 	b := mustVideo(t, s, NewVideo{UserID: 1, Title: "Holiday Trip", Description: "beach and SUN"}, VideoPublished)
 	c := mustVideo(t, s, NewVideo{UserID: 1, Title: "other", Tags: []string{"动作", "Sci-Fi"}}, VideoPublished)
@@ -124,7 +108,7 @@ func TestListVideosKeyword(t *testing.T) {
 
 func TestListVideosFiltersAndOrder(t *testing.T) {
 	ctx := context.Background()
-	s := libraryStore(t)
+	s := openTestStore(t)
 	root, err := s.CreateCategory(ctx, "Films", 0, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +201,7 @@ func TestListVideosFiltersAndOrder(t *testing.T) {
 
 func TestRecordView(t *testing.T) {
 	ctx := context.Background()
-	s := libraryStore(t)
+	s := openTestStore(t)
 	v := mustVideo(t, s, NewVideo{UserID: 1, Title: "a"}, VideoPublished)
 	clock := int64(1_700_000_000)
 	defer func(old func() int64) { now = old }(now)
@@ -265,7 +249,7 @@ func TestRecordView(t *testing.T) {
 
 func TestCategories(t *testing.T) {
 	ctx := context.Background()
-	s := libraryStore(t)
+	s := openTestStore(t)
 	a, err := s.CreateCategory(ctx, "Films", 0, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -314,7 +298,7 @@ func TestCategories(t *testing.T) {
 
 func TestDeleteVideo(t *testing.T) {
 	ctx := context.Background()
-	s := libraryStore(t)
+	s := openTestStore(t)
 	v, taskID, err := s.CreateVideo(ctx, NewVideo{UserID: 1, Title: "a"})
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +320,7 @@ func TestDeleteVideo(t *testing.T) {
 
 func TestCreateVideoPlacedRollsBack(t *testing.T) {
 	ctx := context.Background()
-	s := libraryStore(t)
+	s := openTestStore(t)
 	boom := errors.New("boom")
 	_, _, err := s.CreateVideoPlaced(ctx, NewVideo{UserID: 1, Title: "a"}, func(id int64) (string, error) { return "", boom })
 	if !errors.Is(err, boom) {
@@ -365,7 +349,7 @@ func TestCreateVideoPlacedRollsBack(t *testing.T) {
 
 func TestUploadChunks(t *testing.T) {
 	ctx := context.Background()
-	s := libraryStore(t)
+	s := openTestStore(t)
 	u := &Upload{ID: "abc", UserID: 1, Filename: "a.mp4", FileSize: 11, ChunkSize: 5, TotalChunks: 3, Title: "t",
 		Tags: []string{"x"}}
 	if err := s.CreateUpload(ctx, u); err != nil {
@@ -404,7 +388,7 @@ func TestUploadChunks(t *testing.T) {
 // titles that mix Chinese and English.
 func benchStore(b testing.TB, n int) *Store {
 	b.Helper()
-	s := libraryStore(b)
+	s := openTestStore(b)
 	ctx := context.Background()
 	for i := 1; i <= 10; i++ {
 		if _, err := s.CreateCategory(ctx, fmt.Sprint("cat", i), 0, i); err != nil {
@@ -530,7 +514,7 @@ func BenchmarkSearch(b *testing.B) {
 // FuzzSearchKeyword: no keyword breaks the query (FTS5 syntax, LIKE
 // wildcards, quotes, odd runes), and a keyword cut from a title finds it.
 func FuzzSearchKeyword(f *testing.F) {
-	s := libraryStore(f)
+	s := openTestStore(f)
 	ctx := context.Background()
 	titles := []string{"示例视频 第一集", `Quote "this" and 100% _under_`, "NEAR(a b) OR c* AND -d ^e", "emoji 🎬 clip"}
 	for _, t := range titles {
@@ -568,7 +552,7 @@ func FuzzSearchKeyword(f *testing.F) {
 // length, in both orders and across pages.
 func TestPublicSearchFollowsEdits(t *testing.T) {
 	ctx := context.Background()
-	s := libraryStore(t)
+	s := openTestStore(t)
 	root, err := s.CreateCategory(ctx, "Films", 0, 1)
 	if err != nil {
 		t.Fatal(err)
