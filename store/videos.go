@@ -311,22 +311,8 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 			q = "SELECT " + videoColumns + " FROM videos" + where + " ORDER BY views DESC, id DESC"
 		}
 	}
-	rows, err := s.read.QueryContext(ctx, q+" LIMIT ? OFFSET ?", append(args, f.Limit, f.Offset)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list videos: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		v, err := scanVideo(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("list videos: %w", err)
-		}
-		list = append(list, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list videos: %w", err)
-	}
-	return list, total, nil
+	list, err = s.queryVideos(ctx, q+" LIMIT ? OFFSET ?", append(args, f.Limit, f.Offset)...)
+	return list, total, err
 }
 
 // keyword is the keyword as searched: trimmed, without NUL characters
@@ -653,22 +639,29 @@ func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]
 			ORDER BY views DESC, id DESC LIMIT ? OFFSET ?`
 		args = append(wargs, match, f.Limit, f.Offset)
 	}
+	list, err = s.queryVideos(ctx, q, args...)
+	return list, total, err
+}
+
+// queryVideos runs a SELECT of videoColumns and scans every row.
+func (s *Store) queryVideos(ctx context.Context, q string, args ...any) ([]*Video, error) {
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list videos: %w", err)
+		return nil, fmt.Errorf("list videos: %w", err)
 	}
 	defer rows.Close()
+	list := []*Video{}
 	for rows.Next() {
 		v, err := scanVideo(rows)
 		if err != nil {
-			return nil, 0, fmt.Errorf("list videos: %w", err)
+			return nil, fmt.Errorf("list videos: %w", err)
 		}
 		list = append(list, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list videos: %w", err)
+		return nil, fmt.Errorf("list videos: %w", err)
 	}
-	return list, total, nil
+	return list, nil
 }
 
 // publicTotals remembers the totals of public searches, each with the
