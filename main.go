@@ -130,6 +130,7 @@ func parseCIDRs(s string) ([]netip.Prefix, error) {
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	began := time.Now()
 	fs := newFlags("serve", stderr)
 	addr := fs.String("addr", env("MIKA_ADDR", ":8080"), "listen address (MIKA_ADDR)")
 	data := fs.String("data", env("MIKA_DATA", "./data"), "data folder (MIKA_DATA)")
@@ -148,7 +149,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	detection := transcoder.DetectFFmpeg(ctx, *ffmpeg, *ffprobe) // beside opening the database
+	// ffmpeg's version is read in the background: /healthz answers (with
+	// "detecting") as soon as the database is open, and no task is claimed
+	// before the detection ends. A missing binary is known at once.
+	detection := transcoder.DetectFFmpeg(ctx, *ffmpeg, *ffprobe)
 	d, st, err := openData(ctx, *data)
 	if err != nil {
 		return err
@@ -181,7 +185,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	libs.Start(ctx)
 	srv.Start(ctx)
 	log.Info("mika listening", slog.String("addr", ln.Addr().String()), slog.String("data", d.Root()),
-		slog.String("version", version))
+		slog.String("version", version), slog.Duration("startup", time.Since(began)))
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()

@@ -221,3 +221,49 @@ func TestBinaryIsStatic(t *testing.T) {
 		t.Fatalf("version: %s %v", v, err)
 	}
 }
+
+// TestServeHealthyBeforeFFmpegDetected: /healthz answers as soon as the
+// database is open, while `ffmpeg -version` (0.1–0.4 s on a real one;
+// held here until a file appears) still runs, and says so.
+func TestServeHealthyBeforeFFmpegDetected(t *testing.T) {
+	dir := t.TempDir()
+	release := filepath.Join(dir, "release")
+	ffmpeg := filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\nif [ \"$2\" = -version ]; then\n\twhile [ ! -e " + release + " ]; do sleep 0.02; done\n" +
+		"\techo 'ffmpeg version 9.9-fake Copyright (c) the FFmpeg developers'\n\texit 0\nfi\nexit 1\n"
+	if err := os.WriteFile(ffmpeg, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := startServe(t, filepath.Join(dir, "data"), "--ffmpeg", ffmpeg, "--ffprobe", "/bin/true")
+	health := func() map[string]string {
+		t.Helper()
+		res, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var h map[string]string
+		json.NewDecoder(res.Body).Decode(&h)
+		if res.StatusCode != 200 || h["status"] != "ok" || h["db"] != "ok" {
+			t.Fatalf("healthz %d %v", res.StatusCode, h)
+		}
+		return h
+	}
+	if h := health(); h["ffmpeg"] != "detecting" {
+		t.Fatalf("healthz before ffmpeg answered: %v, want ffmpeg \"detecting\"", h)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h := health()
+		if h["ffmpeg"] == "9.9-fake" {
+			break
+		}
+		if h["ffmpeg"] != "detecting" || time.Now().After(deadline) {
+			t.Fatalf("healthz after ffmpeg answered: %v, want ffmpeg \"9.9-fake\"", h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

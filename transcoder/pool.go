@@ -102,8 +102,9 @@ func New(cfg Config) *Pool {
 }
 
 // Start requeues tasks an earlier run left processing, detects ffmpeg and
-// the hardware encoders, and starts dispatching tasks until ctx ends or
-// Shutdown.
+// the hardware encoders in the background, and dispatches tasks once both
+// detections are done, until ctx ends or Shutdown. It does not wait for
+// ffmpeg: the server answers meanwhile (FFmpegDetected says false).
 func (p *Pool) Start(ctx context.Context) {
 	ctx, p.stop = context.WithCancelCause(ctx)
 	if n, err := p.cfg.Store.RequeueProcessing(ctx); err != nil {
@@ -111,13 +112,23 @@ func (p *Pool) Start(ctx context.Context) {
 	} else if n > 0 {
 		p.log.Info("requeued interrupted tasks", slog.Int64("tasks", n))
 	}
-	p.wg.Add(2)
-	go func() {
-		// ffmpeg -version takes ~0.1 s (it loads every libav library); it
-		// runs beside the server's own start-up instead of before it.
-		defer p.wg.Done()
+	// An early detection that already ended (a missing binary ends it at
+	// once) is taken now, so the first answer of /healthz already says
+	// "missing" rather than "detecting".
+	early := p.cfg.Detection != nil && p.cfg.Detection.finished()
+	if early {
 		p.detect(ctx)
 		close(p.firstDetect)
+	}
+	p.wg.Add(2)
+	go func() {
+		// ffmpeg -version takes 0.1–0.4 s (it loads every libav library);
+		// it runs beside the server's start-up and first requests.
+		defer p.wg.Done()
+		if !early {
+			p.detect(ctx)
+			close(p.firstDetect)
+		}
 		hw := detectHWAccels(ctx, p.cfg.FFmpeg, p.log)
 		p.mu.Lock()
 		p.hw = hw
@@ -175,6 +186,17 @@ func (p *Pool) CancelTask(id int64) {
 	}
 }
 
+// FFmpegDetected says whether the first ffmpeg detection has ended, so
+// FFmpegVersion answers at once. It never waits.
+func (p *Pool) FFmpegDetected() bool {
+	select {
+	case <-p.firstDetect:
+		return true
+	default:
+		return false
+	}
+}
+
 // FFmpegVersion is the detected ffmpeg version, or "" when missing. Right
 // after Start it waits (briefly) for the first detection.
 func (p *Pool) FFmpegVersion() string {
@@ -210,14 +232,32 @@ type Detection struct {
 	err  error
 }
 
-// DetectFFmpeg starts looking for ffmpeg and ffprobe in the background.
+// DetectFFmpeg starts looking for ffmpeg and ffprobe in the background. A
+// binary that is not there at all is known before it returns.
 func DetectFFmpeg(ctx context.Context, ffmpeg, ffprobe string) *Detection {
 	d := &Detection{done: make(chan struct{})}
+	for _, bin := range []string{ffmpeg, ffprobe} {
+		if _, err := exec.LookPath(bin); err != nil {
+			d.err = err
+			close(d.done)
+			return d
+		}
+	}
 	go func() {
 		defer close(d.done)
 		d.out, d.err = runDetect(ctx, ffmpeg, ffprobe)
 	}()
 	return d
+}
+
+// finished says whether the detection has ended, without waiting.
+func (d *Detection) finished() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func runDetect(ctx context.Context, ffmpeg, ffprobe string) ([]byte, error) {
@@ -265,8 +305,15 @@ func (p *Pool) detect(ctx context.Context) {
 	p.version = v
 }
 
-// dispatch claims tasks while fewer than transcode_concurrency run.
+// dispatch claims tasks while fewer than transcode_concurrency run. It
+// claims nothing before ffmpeg and the hardware encoders are detected: a
+// task claimed earlier would run without knowing them.
 func (p *Pool) dispatch(ctx context.Context) {
+	select {
+	case <-p.hwDetected:
+	case <-ctx.Done():
+		return
+	}
 	tick := time.NewTicker(p.PollInterval)
 	defer tick.Stop()
 	for ctx.Err() == nil {
