@@ -27,7 +27,7 @@ var (
 // so SQLite never sees competing writers; reads use a wider pool.
 type Store struct {
 	write *sql.DB
-	read  *sql.DB
+	read  *readPool
 	path  string
 
 	settings *settingsCache
@@ -69,7 +69,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	n := max(4, runtime.NumCPU()*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{write: w, read: r, path: path}
+	s := &Store{write: w, read: newReadPool(r), path: path}
 	if s.settings, err = loadSettings(ctx, w); err != nil {
 		s.Close()
 		return nil, err

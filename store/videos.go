@@ -694,7 +694,7 @@ func (s *Store) publicTotal(ctx context.Context, key, q string, args ...any) (in
 	}
 	defer tx.Rollback()
 	var gen int64
-	if err := tx.QueryRowContext(ctx, "SELECT n FROM search_generation WHERE id = 1").Scan(&gen); err != nil {
+	if err := s.read.txQueryRow(ctx, tx, "SELECT n FROM search_generation WHERE id = 1").Scan(&gen); err != nil {
 		return 0, err
 	}
 	k := totalKey{s, key}
@@ -705,7 +705,7 @@ func (s *Store) publicTotal(ctx context.Context, key, q string, args ...any) (in
 		return c.n, nil
 	}
 	var n int64
-	if err := tx.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+	if err := s.read.txQueryRow(ctx, tx, q, args...).Scan(&n); err != nil {
 		return 0, err
 	}
 	publicTotals.Lock()
