@@ -62,6 +62,8 @@ type Server struct {
 	storage    *storageMeter
 	webhook    *webhookSender
 	settingsMu sync.Mutex // serialises settings read-modify-write
+
+	lists *listCache // public list pages by content generation (listcache.go)
 }
 
 // New builds the server. It loads (or creates) the signing secret.
@@ -74,6 +76,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:        cfg.Log,
 		proxies:    cfg.TrustedProxies,
 		version:    cfg.Version,
+		lists:      newListCache(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -173,6 +173,23 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 		return errField("status", "only admins may filter by a status other than 1; use mine=1 for your own videos")
 	}
 
+	// The public view is the same for every caller: answer it from the
+	// pages already built at the current content generation.
+	public := !mine && (u == nil || !u.IsAdmin())
+	var gen int64
+	var key string
+	if public {
+		var err error
+		if gen, err = s.store.ContentGeneration(r.Context()); err != nil {
+			return err
+		}
+		key = fmt.Sprintf("%d\x00%t\x00%d\x00%d\x00%s", f.CategoryID, f.ByViews, p.Page, p.Size, f.Keyword)
+		if body, ok := s.lists.get(gen, key); ok {
+			writeOKBytes(w, body)
+			return nil
+		}
+	}
+
 	videos, total, err := s.store.ListVideos(r.Context(), f)
 	if err != nil {
 		return err
@@ -193,7 +210,16 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 			Resolution: v.Resolution, UserID: v.UserID, Tags: v.Tags, Missing: v.Missing,
 			TranscodeProgress: progress[v.ID]})
 	}
-	return ok(w, pageOf(p, list, total))
+	if !public {
+		return ok(w, pageOf(p, list, total))
+	}
+	body, err := encodeOK(pageOf(p, list, total))
+	if err != nil {
+		return err
+	}
+	s.lists.put(gen, key, body)
+	writeOKBytes(w, body)
+	return nil
 }
 
 // transcodeProgress answers each video's transcoding progress: its active

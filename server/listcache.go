@@ -1,0 +1,91 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// listCache keeps the public video list pages the server answered, as the
+// bytes it sent, together with the content generation they were built at
+// (store.ContentGeneration). A page is served again only while the
+// generation has not moved, so it is exactly what a fresh query would
+// answer: any change to a video, a category or a task's progress moves the
+// generation and drops every page.
+//
+// Only the public view is kept (what anonymous callers and non-admin users
+// see outside mine=1): it is the same for everyone, and it is what a crowd
+// of viewers asks for over and over.
+type listCache struct {
+	mu    sync.Mutex
+	gen   int64
+	pages map[string][]byte
+	size  int
+}
+
+// maxListCacheBytes bounds the pages kept; when full the cache starts over.
+const maxListCacheBytes = 4 << 20
+
+func newListCache() *listCache { return &listCache{pages: map[string][]byte{}} }
+
+// get answers the page filed under key at generation gen.
+func (c *listCache) get(gen int64, key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return nil, false
+	}
+	b, ok := c.pages[key]
+	return b, ok
+}
+
+// put files body under key at generation gen. A page built from an older
+// generation than the one held is dropped; a newer one starts over.
+func (c *listCache) put(gen int64, key string, body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case gen < c.gen:
+		return
+	case gen > c.gen:
+		c.reset(gen)
+	}
+	if c.size+len(body) > maxListCacheBytes {
+		c.reset(gen)
+		if len(body) > maxListCacheBytes {
+			return
+		}
+	}
+	if old, ok := c.pages[key]; ok {
+		c.size -= len(old)
+	}
+	c.pages[key] = body
+	c.size += len(body)
+}
+
+func (c *listCache) reset(gen int64) {
+	clear(c.pages)
+	c.size, c.gen = 0, gen
+}
+
+// encodeOK is the bytes ok(w, data) would write.
+func encodeOK(data any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(envelope{Code: 0, Message: "success", Data: data}); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// writeOKBytes writes a success answer encoded by encodeOK.
+func writeOKBytes(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"mika/store"
+)
+
+// The public list is answered from the pages already built, and every change
+// it shows is seen on the very next request.
+func TestListCacheFollowsChanges(t *testing.T) {
+	l := newLibrary(t)
+	ctx := context.Background()
+	first := l.list("", "")
+	if got := listIDs(first); fmt.Sprint(got) != fmt.Sprint([]int64{l.bobPub, l.pub}) {
+		t.Fatalf("list %v", got)
+	}
+	gen, err := l.store.ContentGeneration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, hit := l.srv.lists.get(gen, fmt.Sprintf("0\x00false\x001\x0020\x00")); !hit {
+		t.Fatal("the public page was not kept")
+	}
+	if again := l.list("", l.bob); fmt.Sprint(again) != fmt.Sprint(first) {
+		t.Fatalf("the kept page differs:\n%v\n%v", again, first)
+	}
+	// Admins and mine=1 are never answered from the public pages.
+	if got := listIDs(l.list("", l.admin)); !slices.Contains(got, l.hidden) {
+		t.Fatalf("admin list %v lacks the hidden video", got)
+	}
+	if got := listIDs(l.list("?mine=1", l.alice)); !slices.Contains(got, l.processing) {
+		t.Fatalf("mine list %v lacks the processing video", got)
+	}
+
+	item := func(a listAnswer, id int64) map[string]any {
+		for _, v := range a.List {
+			if int64(v["id"].(float64)) == id {
+				return v
+			}
+		}
+		t.Fatalf("video %d not listed: %v", id, listIDs(a))
+		return nil
+	}
+	changes := []struct {
+		name  string
+		do    func()
+		check func(a listAnswer) bool
+	}{
+		{"title edited", func() {
+			l.mustOK(l.do("PUT", fmt.Sprintf("/api/videos/%d", l.pub), map[string]any{"title": "新标题"}, l.alice))
+		}, func(a listAnswer) bool { return item(a, l.pub)["title"] == "新标题" }},
+		{"a view counted", func() {
+			if _, err := l.store.RecordView(ctx, l.bobPub, "someone"); err != nil {
+				t.Fatal(err)
+			}
+		}, func(a listAnswer) bool { return item(a, l.bobPub)["views"] == float64(1) }},
+		{"category renamed", func() {
+			name := "纪录片"
+			if _, err := l.store.UpdateCategory(ctx, l.cat.ID, store.CategoryChanges{Name: &name}); err != nil {
+				t.Fatal(err)
+			}
+		}, func(a listAnswer) bool { return item(a, l.pub)["category"].(map[string]any)["name"] == "纪录片" }},
+		{"hidden video published", func() { l.setStatus(l.hidden, store.VideoPublished) },
+			func(a listAnswer) bool { return a.Total == 3 && slices.Contains(listIDs(a), l.hidden) }},
+		{"video deleted", func() {
+			l.mustOK(l.do("DELETE", fmt.Sprintf("/api/videos/%d", l.bobPub), nil, l.bob))
+		}, func(a listAnswer) bool { return a.Total == 2 && !slices.Contains(listIDs(a), l.bobPub) }},
+	}
+	for _, c := range changes {
+		l.list("", "") // the page is kept before the change
+		c.do()
+		if a := l.list("", ""); !c.check(a) {
+			t.Errorf("%s: the list did not follow: %+v", c.name, a.List)
+		}
+	}
+}
+
+func TestListCacheBounds(t *testing.T) {
+	c := newListCache()
+	c.put(5, "a", []byte("five"))
+	if b, ok := c.get(5, "a"); !ok || string(b) != "five" {
+		t.Fatalf("get: %q %v", b, ok)
+	}
+	if _, ok := c.get(6, "a"); ok {
+		t.Fatal("a page served at another generation")
+	}
+	c.put(4, "b", []byte("older"))
+	if _, ok := c.get(4, "b"); ok {
+		t.Fatal("a page built before the generation held was kept")
+	}
+	c.put(7, "c", []byte("seven"))
+	if _, ok := c.get(7, "a"); ok || c.size != len("seven") {
+		t.Fatalf("a newer generation kept older pages (size %d)", c.size)
+	}
+	big := make([]byte, maxListCacheBytes/2+1)
+	c.put(7, "d", big)
+	c.put(7, "e", big)
+	if c.size > maxListCacheBytes {
+		t.Fatalf("size %d over the bound", c.size)
+	}
+	if _, ok := c.get(7, "e"); !ok {
+		t.Fatal("the newest page was not kept after starting over")
+	}
+	c.put(7, "huge", make([]byte, maxListCacheBytes+1))
+	if _, ok := c.get(7, "huge"); ok || c.size > maxListCacheBytes {
+		t.Fatal("a page larger than the bound was kept")
+	}
+}

@@ -1,0 +1,52 @@
+package store
+
+import (
+	"context"
+	"testing"
+)
+
+// Every change a video list shows moves the content generation; a change it
+// does not show leaves it.
+func TestContentGeneration(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	gen := func() int64 {
+		t.Helper()
+		n, err := s.ContentGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var v *Video
+	var cat *Category
+	var task *Task
+	title := "renamed"
+	name := "电影 2"
+	steps := []struct {
+		name  string
+		moves bool
+		do    func() error
+	}{
+		{"create a category", true, func() (err error) { cat, err = s.CreateCategory(ctx, "电影", 0, 1); return }},
+		{"create a video (and its task)", true, func() (err error) { v, _, err = s.CreateVideo(ctx, NewVideo{UserID: 1, Title: "a"}); return }},
+		{"claim its task", true, func() (err error) { task, err = s.ClaimTask(ctx); return }},
+		{"task progress", true, func() error { return s.TaskProgress(ctx, task.ID, 40) }},
+		{"edit the title", true, func() error { _, err := s.UpdateVideo(ctx, v.ID, VideoChanges{Title: &title}); return err }},
+		{"count a view", true, func() error { _, err := s.RecordView(ctx, v.ID, "viewer"); return err }},
+		{"rename the category", true, func() error { _, err := s.UpdateCategory(ctx, cat.ID, CategoryChanges{Name: &name}); return err }},
+		{"a settings write", false, func() error { return s.SaveSettings(ctx, s.Settings()) }},
+		{"a user", false, func() error { _, err := s.CreateUser(ctx, NewUser{Username: "bob", PasswordHash: "x"}); return err }},
+		{"delete the video", true, func() error { _, _, err := s.DeleteVideo(ctx, v.ID); return err }},
+		{"delete the category", true, func() error { return s.DeleteCategory(ctx, cat.ID) }},
+	}
+	for _, st := range steps {
+		before := gen()
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if moved := gen() != before; moved != st.moves {
+			t.Errorf("%s: generation moved = %v, want %v", st.name, moved, st.moves)
+		}
+	}
+}
