@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -1053,19 +1054,38 @@ func listAndSearch(c *config) []result {
 	if err := s.restart(); err != nil {
 		return fail("List and search", err)
 	}
-	type scenario struct{ name, path string }
+	// path, when set, is asked by every request; vary makes each request's
+	// own, so that hardly any two are alike and the server's kept pages
+	// (server/listcache.go) rarely answer: the cost of the queries.
+	type scenario struct {
+		name, path string
+		vary       func(r *rand.Rand) string
+	}
+	same := func(p string) func(*rand.Rand) string { return func(*rand.Rand) string { return p } }
+	pages := (c.seedRows + 19) / 20
 	scs := []scenario{
-		{"list, newest first", "/api/videos"},
-		{"list, most viewed", "/api/videos?order=views"},
-		{"list, page 500", "/api/videos?page=500"},
-		{"list, one category", "/api/videos?category_id=3"},
+		{"list, newest first", "/api/videos", nil},
+		{"list, most viewed", "/api/videos?order=views", nil},
+		{"list, page 500", "/api/videos?page=500", nil},
+		{"list, one category", "/api/videos?category_id=3", nil},
 	}
 	for _, k := range bench.SeedKeywords() {
-		scs = append(scs, scenario{"search: " + k.Name + " (" + k.Keyword + ")", "/api/videos?keyword=" + urlQuery(k.Keyword)})
+		scs = append(scs, scenario{"search: " + k.Name + " (" + k.Keyword + ")", "/api/videos?keyword=" + urlQuery(k.Keyword), nil})
 	}
+	scs = append(scs,
+		scenario{fmt.Sprintf("uncached: list, a random page of all %d", pages), fmt.Sprintf("/api/videos?page=<1–%d>", pages),
+			func(r *rand.Rand) string { return fmt.Sprintf("/api/videos?page=%d", 1+r.IntN(pages)) }},
+		scenario{fmt.Sprintf("uncached: list, most viewed, a random page of all %d", pages), fmt.Sprintf("/api/videos?order=views&page=<1–%d>", pages),
+			func(r *rand.Rand) string { return fmt.Sprintf("/api/videos?order=views&page=%d", 1+r.IntN(pages)) }},
+		scenario{"uncached: search, a random number as keyword", fmt.Sprintf("/api/videos?keyword=<100–%d>", c.seedRows-1),
+			func(r *rand.Rand) string { return fmt.Sprintf("/api/videos?keyword=%d", 100+r.IntN(max(1, c.seedRows-100))) }},
+	)
 	var out []result
 	for _, sc := range scs {
-		lat, n, errs, err := loadGen(s.srv.Base()+sc.path, 50, time.Duration(c.latSeconds)*time.Second)
+		if sc.vary == nil {
+			sc.vary = same(sc.path)
+		}
+		lat, n, errs, err := loadGen(s.srv.Base(), sc.vary, 50, time.Duration(c.latSeconds)*time.Second)
 		if err != nil {
 			out = append(out, result{Name: fmt.Sprintf("%s at %d videos", sc.name, c.seedRows), Err: err.Error()})
 			continue
@@ -1073,7 +1093,7 @@ func listAndSearch(c *config) []result {
 		p50, p99 := pct(lat, .50), pct(lat, .99)
 		// One connection alone: what a request costs without queueing. (With
 		// 50 closed-loop connections, p99 ≤ 20 ms needs ≥ 2,500 answers a second.)
-		one, _, _, err := loadGen(s.srv.Base()+sc.path, 1, time.Duration(max(1, c.latSeconds/2))*time.Second)
+		one, _, _, err := loadGen(s.srv.Base(), sc.vary, 1, time.Duration(max(1, c.latSeconds/2))*time.Second)
 		if err != nil {
 			out = append(out, result{Name: fmt.Sprintf("%s at %d videos", sc.name, c.seedRows), Err: err.Error()})
 			continue
@@ -1120,9 +1140,10 @@ func pct(d []time.Duration, p float64) time.Duration {
 }
 
 // loadGen runs conns closed-loop clients, each on its own keep-alive
-// connection, against url for dur after a second of warm-up, and answers
-// every latency, the count and the number of answers that were not 200.
-func loadGen(url string, conns int, dur time.Duration) ([]time.Duration, int, int, error) {
+// connection, against base + path(r) for dur after a second of warm-up, and
+// answers every latency, the count and the number of answers that were not
+// 200. Each client draws its paths from its own random source.
+func loadGen(base string, path func(r *rand.Rand) string, conns int, dur time.Duration) ([]time.Duration, int, int, error) {
 	warm := time.Now().Add(time.Second)
 	end := warm.Add(dur)
 	var mu sync.Mutex
@@ -1134,6 +1155,7 @@ func loadGen(url string, conns int, dur time.Duration) ([]time.Duration, int, in
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(i), 7))
 			hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}}
 			var mine []time.Duration
 			myBad := 0
@@ -1142,7 +1164,7 @@ func loadGen(url string, conns int, dur time.Duration) ([]time.Duration, int, in
 				if t0.After(end) {
 					break
 				}
-				res, err := hc.Get(url)
+				res, err := hc.Get(base + path(rng))
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
