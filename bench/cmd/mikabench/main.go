@@ -1078,7 +1078,9 @@ func listAndSearch(c *config) []result {
 		scenario{fmt.Sprintf("uncached: list, most viewed, a random page of all %d", pages), fmt.Sprintf("/api/videos?order=views&page=<1–%d>", pages),
 			func(r *rand.Rand) string { return fmt.Sprintf("/api/videos?order=views&page=%d", 1+r.IntN(pages)) }},
 		scenario{"uncached: search, a random number as keyword", fmt.Sprintf("/api/videos?keyword=<100–%d>", c.seedRows-1),
-			func(r *rand.Rand) string { return fmt.Sprintf("/api/videos?keyword=%d", 100+r.IntN(max(1, c.seedRows-100))) }},
+			func(r *rand.Rand) string {
+				return fmt.Sprintf("/api/videos?keyword=%d", 100+r.IntN(max(1, c.seedRows-100)))
+			}},
 	)
 	var out []result
 	for _, sc := range scs {
