@@ -149,10 +149,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// ffmpeg's version is read in the background: /healthz answers (with
-	// "detecting") as soon as the database is open, and no task is claimed
-	// before the detection ends. A missing binary is known at once.
-	detection := transcoder.DetectFFmpeg(ctx, *ffmpeg, *ffprobe)
 	d, st, err := openData(ctx, *data)
 	if err != nil {
 		return err
@@ -168,7 +164,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// server is built after the pool, and the pool starts after both exist.
 	var srv *server.Server
 	pool := transcoder.New(transcoder.Config{Store: st, Data: d, FFmpeg: *ffmpeg, FFprobe: *ffprobe, Log: log,
-		OnTaskEnd: func(ctx context.Context, taskID int64) { srv.TaskEnded(ctx, taskID) }, Detection: detection})
+		OnTaskEnd: func(ctx context.Context, taskID int64) { srv.TaskEnded(ctx, taskID) }})
 	srv, err = server.New(ctx, server.Config{Store: st, Data: d, Transcoder: pool, UI: uiFS(), Log: log,
 		TrustedProxies: trusted, Version: version})
 	if err != nil {
@@ -181,6 +177,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	httpSrv := srv.HTTPServer(*addr)
 	// The library service scans library folders and queues their videos.
 	libs := library.New(library.Config{Store: st, FFprobe: *ffprobe, Wake: pool.Wake, Log: log})
+	// The pool reads ffmpeg's version in the background: /healthz answers
+	// at once (ffmpeg "detecting" until then) and no task is claimed before.
 	pool.Start(ctx)
 	libs.Start(ctx)
 	srv.Start(ctx)

@@ -19,7 +19,10 @@ func writeScript(t *testing.T, path, body string) string {
 	return path
 }
 
-func TestDetectFFmpegMissingBinaryKnownAtOnce(t *testing.T) {
+// A binary that is not there at all is known when Start returns, so the
+// first /healthz after a start without ffmpeg says "missing", not
+// "detecting".
+func TestPoolStartKnowsAMissingBinaryAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	present := writeScript(t, filepath.Join(dir, "present"), "exit 0\n")
 	tests := []struct{ name, ffmpeg, ffprobe string }{
@@ -29,27 +32,16 @@ func TestDetectFFmpegMissingBinaryKnownAtOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := DetectFFmpeg(context.Background(), tt.ffmpeg, tt.ffprobe)
-			if !d.finished() || d.err == nil {
-				t.Fatalf("finished %v, err %v: a missing binary must be known before DetectFFmpeg returns", d.finished(), d.err)
+			tp := newTestPool(t, nil)
+			p := New(Config{Store: tp.store, Data: tp.data, FFmpeg: tt.ffmpeg, FFprobe: tt.ffprobe})
+			tp.start(p)
+			if !p.FFmpegDetected() {
+				t.Fatal("a missing binary was not known when Start returned")
+			}
+			if v := p.FFmpegVersion(); v != "" {
+				t.Errorf("version %q for a missing binary", v)
 			}
 		})
-	}
-}
-
-// A pool whose early detection already ended answers from the start: the
-// first /healthz after a start without ffmpeg says "missing".
-func TestPoolStartTakesAnEndedDetection(t *testing.T) {
-	tp := newTestPool(t, nil)
-	missing := filepath.Join(t.TempDir(), "no-ffmpeg")
-	p := New(Config{Store: tp.store, Data: tp.data, FFmpeg: missing, FFprobe: "ffprobe",
-		Detection: DetectFFmpeg(context.Background(), missing, "ffprobe")})
-	tp.start(p)
-	if !p.FFmpegDetected() {
-		t.Fatal("detection of a missing ffmpeg not taken in Start")
-	}
-	if v := p.FFmpegVersion(); v != "" {
-		t.Errorf("version %q for a missing ffmpeg", v)
 	}
 }
 
@@ -69,8 +61,7 @@ exit 1
 	ffprobe := writeScript(t, filepath.Join(dir, "ffprobe"), "exit 1\n")
 	_, taskID := tp.addVideoAt(filepath.Join(dir, "a.mp4"))
 
-	p := New(Config{Store: tp.store, Data: tp.data, FFmpeg: ffmpeg, FFprobe: ffprobe,
-		Detection: DetectFFmpeg(context.Background(), ffmpeg, ffprobe)})
+	p := New(Config{Store: tp.store, Data: tp.data, FFmpeg: ffmpeg, FFprobe: ffprobe})
 	p.PollInterval = 50 * time.Millisecond
 	started := time.Now()
 	tp.start(p)

@@ -27,9 +27,6 @@ type Config struct {
 	// OnTaskEnd, when set, is called in its own goroutine after a task
 	// reaches completed or failed (the webhook).
 	OnTaskEnd func(ctx context.Context, taskID int64)
-	// Detection, when set, is the first ffmpeg detection, started early
-	// with DetectFFmpeg for the same FFmpeg and FFprobe.
-	Detection *Detection
 }
 
 // Defaults of the pool's timings; tests shorten them.
@@ -112,20 +109,20 @@ func (p *Pool) Start(ctx context.Context) {
 	} else if n > 0 {
 		p.log.Info("requeued interrupted tasks", slog.Int64("tasks", n))
 	}
-	// An early detection that already ended (a missing binary ends it at
-	// once) is taken now, so the first answer of /healthz already says
-	// "missing" rather than "detecting".
-	early := p.cfg.Detection != nil && p.cfg.Detection.finished()
-	if early {
+	// A binary that is not there at all is known at once, so the first
+	// answer of /healthz after such a start already says "missing". The
+	// version of one that is there is read in the background: `ffmpeg
+	// -version` takes 0.1–0.4 s of CPU (it loads every libav library),
+	// which the server's own start-up, just before, does not compete with.
+	missing := lookPaths(p.cfg.FFmpeg, p.cfg.FFprobe) != nil
+	if missing {
 		p.detect(ctx)
 		close(p.firstDetect)
 	}
 	p.wg.Add(2)
 	go func() {
-		// ffmpeg -version takes 0.1–0.4 s (it loads every libav library);
-		// it runs beside the server's start-up and first requests.
 		defer p.wg.Done()
-		if !early {
+		if !missing {
 			p.detect(ctx)
 			close(p.firstDetect)
 		}
@@ -223,65 +220,27 @@ func (p *Pool) running() int {
 	return len(p.jobs)
 }
 
-// Detection is an ffmpeg detection started before the pool exists, so its
-// ~0.1 s (ffmpeg loads every libav library to print its version) overlaps
-// opening the database. Pass it as Config.Detection.
-type Detection struct {
-	done chan struct{}
-	out  []byte
-	err  error
-}
-
-// DetectFFmpeg starts looking for ffmpeg and ffprobe in the background. A
-// binary that is not there at all is known before it returns.
-func DetectFFmpeg(ctx context.Context, ffmpeg, ffprobe string) *Detection {
-	d := &Detection{done: make(chan struct{})}
+// lookPaths finds ffmpeg and ffprobe without running them.
+func lookPaths(ffmpeg, ffprobe string) error {
 	for _, bin := range []string{ffmpeg, ffprobe} {
 		if _, err := exec.LookPath(bin); err != nil {
-			d.err = err
-			close(d.done)
-			return d
+			return err
 		}
 	}
-	go func() {
-		defer close(d.done)
-		d.out, d.err = runDetect(ctx, ffmpeg, ffprobe)
-	}()
-	return d
-}
-
-// finished says whether the detection has ended, without waiting.
-func (d *Detection) finished() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
+	return nil
 }
 
 func runDetect(ctx context.Context, ffmpeg, ffprobe string) ([]byte, error) {
+	if err := lookPaths(ffmpeg, ffprobe); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-version").Output()
-	if err == nil {
-		_, err = exec.LookPath(ffprobe)
-	}
-	return out, err
+	return exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-version").Output()
 }
 
 func (p *Pool) detect(ctx context.Context) {
-	var out []byte
-	var err error
-	if d := p.cfg.Detection; d != nil {
-		// The early detection answers the first time only; later ones
-		// (ffmpeg installed meanwhile) run afresh.
-		p.cfg.Detection = nil
-		<-d.done
-		out, err = d.out, d.err
-	} else {
-		out, err = runDetect(ctx, p.cfg.FFmpeg, p.cfg.FFprobe)
-	}
+	out, err := runDetect(ctx, p.cfg.FFmpeg, p.cfg.FFprobe)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	first := p.detected.IsZero()
