@@ -31,6 +31,7 @@ type Store struct {
 	path  string
 
 	settings *settingsCache
+	anchors  *anchorCache // deep list pages (anchors.go)
 }
 
 // dsn builds a modernc DSN. busy_timeout comes first so that setting WAL on
@@ -69,7 +70,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	n := max(4, runtime.NumCPU()*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{write: w, read: newReadPool(r), path: path}
+	s := &Store{write: w, read: newReadPool(r), path: path, anchors: newAnchorCache()}
 	if s.settings, err = loadSettings(ctx, w); err != nil {
 		s.Close()
 		return nil, err

@@ -295,6 +295,7 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 	}
 	var q string
 	var args []any
+	offset := f.Offset
 	if f.searchOnly() && !f.ByViews {
 		q = "SELECT " + prefixed("v", videoColumns) + ` FROM videos_fts f CROSS JOIN videos v ON v.id = f.rowid
 			WHERE videos_fts MATCH ?`
@@ -306,12 +307,17 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 	} else {
 		var where string
 		where, args = f.where(probe || (f.searchOnly() && total > bigResult))
+		if f.keyword() == "" {
+			if where, args, offset, err = s.seekPage(ctx, f.ByViews, where, args, offset); err != nil {
+				return nil, 0, err
+			}
+		}
 		q = "SELECT " + videoColumns + " FROM videos" + where + " ORDER BY id DESC"
 		if f.ByViews {
 			q = "SELECT " + videoColumns + " FROM videos" + where + " ORDER BY views DESC, id DESC"
 		}
 	}
-	list, err = s.queryVideos(ctx, q+" LIMIT ? OFFSET ?", append(args, f.Limit, f.Offset)...)
+	list, err = s.queryVideos(ctx, q+" LIMIT ? OFFSET ?", append(args, f.Limit, offset)...)
 	return list, total, err
 }
 
