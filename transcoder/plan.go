@@ -55,6 +55,9 @@ type Plan struct {
 	Audio              bool
 	AudioCopy          bool   // the source's AAC-LC is copied rather than re-encoded
 	HWAccel            string // none | vaapi | qsv | nvenc
+	// SourceWidth and SourceHeight are the decoded picture's size (upright):
+	// a rung of that size needs no scaling, so the cascade starts below it.
+	SourceWidth, SourceHeight int
 }
 
 // maxFPS caps the output frame rate.
@@ -67,7 +70,8 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 	if seg < 1 {
 		seg = 6
 	}
-	plan := Plan{SegmentSeconds: seg, Preset: s.VideoPreset, Audio: p.HasAudio, HWAccel: s.HWAccel}
+	plan := Plan{SegmentSeconds: seg, Preset: s.VideoPreset, Audio: p.HasAudio, HWAccel: s.HWAccel,
+		SourceWidth: p.Width, SourceHeight: p.Height}
 	if plan.Preset == "" {
 		plan.Preset = "veryfast"
 	}
@@ -213,20 +217,9 @@ func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err e
 		if plan.ForceFPS {
 			base = base.Filter("fps", ffmpeg.Args{strconv.FormatFloat(plan.FPS, 'f', -1, 64)})
 		}
-		var branches []*ffmpeg.Stream
-		if len(encoded) == 1 {
-			branches = []*ffmpeg.Stream{base}
-		} else {
-			split := base.Split()
-			for k := range encoded {
-				branches = append(branches, split.Get(strconv.Itoa(k)))
-			}
-		}
+		pictures := scaleLadder(base, plan, encoded)
 		for k, i := range encoded {
-			r := plan.Rungs[i]
-			s := branches[k].Filter("scale", ffmpeg.Args{fmt.Sprintf("%d:%d", r.Width, r.Height)}).
-				Filter("setsar", ffmpeg.Args{"1"}).
-				Filter("format", ffmpeg.Args{"yuv420p"})
+			s := pictures[k]
 			for _, f := range hw.filters {
 				var args ffmpeg.Args
 				if f[1] != "" {
@@ -288,6 +281,88 @@ func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err e
 		GlobalArgs("-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats")
 	c := out.SetFfmpegPath(ffmpegPath).Compile()
 	return Command{Path: ffmpegPath, Args: c.Args[1:]}, nil
+}
+
+// cascadeFlags is the scaler of a rung made from the hub's picture rather
+// than from the decoded source. Lanczos over the smaller picture costs less
+// than the default bicubic over the full one (720p → 480p with lanczos:
+// 1.1 s of CPU per 600 frames; 1080p → 480p bicubic: 1.6 s) and lands closer
+// to a lanczos scale of the source than the direct bicubic scale did
+// (bench/RESULTS.md, ladder step, has the measured SSIM and PSNR).
+const cascadeFlags = "lanczos"
+
+// scaleLadder makes the picture of every encoded rung (indexes into
+// plan.Rungs, highest first): its size, square pixels, 8-bit 4:2:0. The
+// first rung smaller than the source (the hub) is scaled from the decoded
+// picture, and so is every rung at the source's own size (which only needs
+// its pixel format converted). A rung at most 2/3 of the hub's size is
+// scaled from the hub's picture, so a 1080p frame is read by one scaler
+// instead of one per rung; a rung closer to the hub (360p under a 480p
+// hub) lost detail through two resamplings and is scaled from the source.
+// The format filter costs nothing of its own: ffmpeg negotiates yuv420p
+// as the scaler's output, so a bit-depth conversion happens in the same pass.
+func scaleLadder(base *ffmpeg.Stream, plan Plan, encoded []int) []*ffmpeg.Stream {
+	hub := -1
+	for k, i := range encoded {
+		r := plan.Rungs[i]
+		if r.Width < plan.SourceWidth || r.Height < plan.SourceHeight {
+			hub = k
+			break
+		}
+	}
+	fromHub := make([]bool, len(encoded))
+	var direct []int // rungs scaled from the decoded picture
+	cascaded := 0
+	for k, i := range encoded {
+		if hub >= 0 && k > hub {
+			h, r := plan.Rungs[encoded[hub]], plan.Rungs[i]
+			if 2*min(h.Width, h.Height) >= 3*min(r.Width, r.Height) {
+				fromHub[k] = true
+				cascaded++
+				continue
+			}
+		}
+		direct = append(direct, k)
+	}
+	scale := func(s *ffmpeg.Stream, r Rung, flags string) *ffmpeg.Stream {
+		var kw []ffmpeg.KwArgs
+		if flags != "" {
+			kw = append(kw, ffmpeg.KwArgs{"flags": flags})
+		}
+		return s.Filter("scale", ffmpeg.Args{fmt.Sprintf("%d:%d", r.Width, r.Height)}, kw...).
+			Filter("setsar", ffmpeg.Args{"1"}).
+			Filter("format", ffmpeg.Args{"yuv420p"})
+	}
+	pictures := make([]*ffmpeg.Stream, len(encoded))
+	for j, s := range fanOut(base, len(direct)) {
+		k := direct[j]
+		pictures[k] = scale(s, plan.Rungs[encoded[k]], "")
+	}
+	if cascaded > 0 {
+		outs := fanOut(pictures[hub], 1+cascaded)
+		pictures[hub] = outs[0]
+		j := 1
+		for k, i := range encoded {
+			if fromHub[k] {
+				pictures[k] = scale(outs[j], plan.Rungs[i], cascadeFlags)
+				j++
+			}
+		}
+	}
+	return pictures
+}
+
+// fanOut gives n uses of s: s itself, or the outputs of a split.
+func fanOut(s *ffmpeg.Stream, n int) []*ffmpeg.Stream {
+	if n == 1 {
+		return []*ffmpeg.Stream{s}
+	}
+	split := s.Split()
+	out := make([]*ffmpeg.Stream, n)
+	for k := range out {
+		out[k] = split.Get(strconv.Itoa(k))
+	}
+	return out
 }
 
 // keyframeExpr forces a keyframe at every segment boundary, in every rung

@@ -3,6 +3,7 @@ package transcoder
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,5 +223,106 @@ func TestPlayableWith(t *testing.T) {
 		if got := playableWith(tt.plan, tt.ready); got != tt.want {
 			t.Errorf("%d: playableWith = %v, want %v", i, got, tt.want)
 		}
+	}
+}
+
+// scaleInputs reads a command's filter graph and tells, for each scale
+// filter's size, what it scales: "source" (the decoded picture, through
+// split and fps only) or the size of the scale it reads from, with the
+// scaler flags after a slash ("1280:720/lanczos").
+func scaleInputs(t *testing.T, args []string) map[string]string {
+	t.Helper()
+	graph := ""
+	for i, a := range args {
+		if a == "-filter_complex" && i+1 < len(args) {
+			graph = args[i+1]
+		}
+	}
+	type node struct{ in, filter string }
+	made := map[string]node{} // output label → the filter that writes it
+	for _, stmt := range strings.Split(graph, ";") {
+		in, rest, ok := strings.Cut(strings.TrimPrefix(stmt, "["), "]")
+		if !ok {
+			t.Fatalf("statement %q", stmt)
+		}
+		filter, outs, _ := strings.Cut(rest, "[")
+		for _, o := range strings.Split(strings.TrimSuffix(outs, "]"), "][") {
+			made[o] = node{in, filter}
+		}
+	}
+	got := map[string]string{}
+	for _, n := range made {
+		size, isScale := strings.CutPrefix(n.filter, "scale=")
+		if !isScale {
+			continue
+		}
+		size, flags, _ := strings.Cut(size, ":flags=")
+		from := "source"
+		for l := n.in; ; {
+			up, ok := made[l]
+			if !ok {
+				break // the input stream
+			}
+			if s, ok := strings.CutPrefix(up.filter, "scale="); ok {
+				from, _, _ = strings.Cut(s, ":flags=")
+				break
+			}
+			l = up.in
+		}
+		if flags != "" {
+			from += "/" + flags
+		}
+		if _, dup := got[size]; dup {
+			t.Errorf("two scales to %s", size)
+		}
+		got[size] = from
+	}
+	return got
+}
+
+// TestScaleCascade: the rungs well below the first downscaled rung (the
+// hub) are scaled from its picture; rungs at the source's size, the hub and
+// rungs close to it from the decoded picture.
+func TestScaleCascade(t *testing.T) {
+	src := func(codec string, w, h int) *ProbeResult {
+		return &ProbeResult{Width: w, Height: h, FPS: 30, VideoCodec: codec, PixFmt: "yuv420p", BitDepth: 8}
+	}
+	tests := []struct {
+		name  string
+		probe *ProbeResult
+		want  map[string]string
+	}{
+		{"1080p h264: top copied, 480p and 360p from 720p", src("h264", 1920, 1080),
+			map[string]string{"1280:720": "source", "854:480": "1280:720/lanczos", "640:360": "1280:720/lanczos"}},
+		{"1080p hevc: the 1080p rung is not the hub", src("hevc", 1920, 1080),
+			map[string]string{"1920:1080": "source", "1280:720": "source", "854:480": "1280:720/lanczos", "640:360": "1280:720/lanczos"}},
+		{"4K: every rung below 1080p from it", src("hevc", 3840, 2160),
+			map[string]string{"1920:1080": "source", "1280:720": "1920:1080/lanczos", "854:480": "1920:1080/lanczos", "640:360": "1920:1080/lanczos"}},
+		{"portrait is measured on its short side", src("hevc", 1080, 1920),
+			map[string]string{"1080:1920": "source", "720:1280": "source", "480:854": "720:1280/lanczos", "360:640": "720:1280/lanczos"}},
+		{"720p: 360p is too close to the 480p hub", src("vp9", 1280, 720),
+			map[string]string{"1280:720": "source", "854:480": "source", "640:360": "source"}},
+		{"odd size: 720p hub, the rest from it", src("hevc", 1918, 1078),
+			map[string]string{"1282:720": "source", "854:480": "1282:720/lanczos", "640:360": "1282:720/lanczos"}},
+		{"one rung: no split", src("hevc", 640, 360), map[string]string{"640:360": "source"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := PlanFor(tt.probe, store.DefaultSettings())
+			c, err := BuildCommand("ffmpeg", "/in.mp4", "/out", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := scaleInputs(t, c.Args); !maps.Equal(got, tt.want) {
+				t.Errorf("scaled from %v\n          want %v", got, tt.want)
+			}
+			graph := strings.Join(c.Args, " ")
+			if n := strings.Count(graph, "setsar=1"); n != len(tt.want) {
+				t.Errorf("%d setsar=1 for %d scaled rungs", n, len(tt.want))
+			}
+			if n := strings.Count(graph, "format=yuv420p"); n != len(tt.want) {
+				t.Errorf("%d format=yuv420p for %d scaled rungs", n, len(tt.want))
+			}
+		})
 	}
 }

@@ -49,6 +49,7 @@ type config struct {
 	quick            bool
 
 	overheadClip bench.Clip
+	ladderClip   cameraClip
 	ttfpClip     bench.Clip
 	uploadBytes  int64
 	seedRows     int
@@ -62,17 +63,19 @@ func main() {
 	flag.StringVar(&c.out, "out", "bench/RESULTS.md", "results file")
 	flag.StringVar(&c.cache, "cache", "bench/out", "folder for generated sources (kept between runs)")
 	flag.BoolVar(&c.quick, "quick", os.Getenv("BENCH_QUICK") == "1", "small sizes, for a smoke test (BENCH_QUICK=1)")
-	only := flag.String("only", "", "comma-separated steps to run (default all): start,overhead,hls,ttfp,upload,list")
+	only := flag.String("only", "", "comma-separated steps to run (default all): start,overhead,hls,ladder,ttfp,upload,list")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 
 	c.overheadClip = bench.Clip{Width: 1920, Height: 1080, Seconds: 60, Audio: true}
+	c.ladderClip = cameraClip{Width: 1920, Height: 1080, Seconds: 60, Kbps: 12000}
 	c.ttfpClip = bench.Clip{Width: 1920, Height: 1080, Seconds: 600, Audio: true, CRF: 28}
 	c.uploadBytes = 2 << 30
 	c.seedRows = 200_000
 	c.wrkSeconds, c.latSeconds = 10, 10
 	if c.quick {
 		c.overheadClip = bench.Clip{Width: 1280, Height: 720, Seconds: 8, Audio: true}
+		c.ladderClip = cameraClip{Width: 1280, Height: 720, Seconds: 8, Kbps: 6000}
 		c.ttfpClip = bench.Clip{Width: 1920, Height: 1080, Seconds: 30, Audio: true, CRF: 28}
 		c.uploadBytes = 256 << 20
 		c.seedRows = 20_000
@@ -102,6 +105,7 @@ func main() {
 	}{
 		{"start", coldStart},
 		{"overhead", overheadAndHLS},
+		{"ladder", ladder},
 		{"ttfp", timeToFirstPlay},
 		{"upload", chunkedUpload},
 		{"list", listAndSearch},
