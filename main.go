@@ -149,6 +149,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// `ffmpeg -version` (0.1–0.4 s) runs beside opening the database: on a
+	// new data folder /healthz waits for it.
+	detection := transcoder.DetectFFmpeg(ctx, *ffmpeg, *ffprobe)
 	d, st, err := openData(ctx, *data)
 	if err != nil {
 		return err
@@ -164,7 +167,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// server is built after the pool, and the pool starts after both exist.
 	var srv *server.Server
 	pool := transcoder.New(transcoder.Config{Store: st, Data: d, FFmpeg: *ffmpeg, FFprobe: *ffprobe, Log: log,
-		OnTaskEnd: func(ctx context.Context, taskID int64) { srv.TaskEnded(ctx, taskID) }})
+		OnTaskEnd: func(ctx context.Context, taskID int64) { srv.TaskEnded(ctx, taskID) }, Detection: detection})
 	srv, err = server.New(ctx, server.Config{Store: st, Data: d, Transcoder: pool, UI: uiFS(), Log: log,
 		TrustedProxies: trusted, Version: version})
 	if err != nil {
@@ -177,8 +180,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	httpSrv := srv.HTTPServer(*addr)
 	// The library service scans library folders and queues their videos.
 	libs := library.New(library.Config{Store: st, FFprobe: *ffprobe, Wake: pool.Wake, Log: log})
-	// The pool reads ffmpeg's version in the background: /healthz answers
-	// at once (ffmpeg "detecting" until then) and no task is claimed before.
+	// The pool reads ffmpeg's version in the background and claims no task
+	// before. /healthz answers at once with the version remembered from an
+	// earlier start when ffmpeg and ffprobe are the same files; otherwise
+	// it waits for `ffmpeg -version` (3 s at most).
 	pool.Start(ctx)
 	libs.Start(ctx)
 	srv.Start(ctx)

@@ -6,15 +6,13 @@ import (
 	"testing"
 )
 
-// detectingTranscoder is a pool whose ffmpeg detection may still run.
-type detectingTranscoder struct {
+// versionTranscoder is a pool that found ffmpeg version (or none).
+type versionTranscoder struct {
 	fakeTranscoder
-	detected bool
-	version  string
+	version string
 }
 
-func (d *detectingTranscoder) FFmpegDetected() bool  { return d.detected }
-func (d *detectingTranscoder) FFmpegVersion() string { return d.version }
+func (v *versionTranscoder) FFmpegVersion() string { return v.version }
 
 func getHealth(t *testing.T, e *testEnv) (int, map[string]string) {
 	t.Helper()
@@ -36,18 +34,16 @@ func TestHealthzDatabaseGone(t *testing.T) {
 	}
 }
 
+// "ffmpeg" is a version or "missing", never anything else (SPEC §9).
 func TestHealthzFFmpeg(t *testing.T) {
 	tests := []struct {
 		name       string
 		transcoder Transcoder
 		want       string
 	}{
-		{"still detecting", &detectingTranscoder{}, "detecting"},
-		// A version only counts once detection is over.
-		{"detecting, stale version", &detectingTranscoder{version: "6.0"}, "detecting"},
-		{"detected, missing", &detectingTranscoder{detected: true}, "missing"},
-		{"detected", &detectingTranscoder{detected: true, version: "5.1.9"}, "5.1.9"},
-		{"transcoder without background detection", &fakeTranscoder{}, "test"},
+		{"missing", &versionTranscoder{}, "missing"},
+		{"found", &versionTranscoder{version: "5.1.9"}, "5.1.9"},
+		{"distribution build", &versionTranscoder{version: "6.1.1-3ubuntu5"}, "6.1.1-3ubuntu5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,6 +27,9 @@ type Config struct {
 	// OnTaskEnd, when set, is called in its own goroutine after a task
 	// reaches completed or failed (the webhook).
 	OnTaskEnd func(ctx context.Context, taskID int64)
+	// Detection, when set, is the first ffmpeg detection, started early
+	// with DetectFFmpeg for the same FFmpeg and FFprobe.
+	Detection *Detection
 }
 
 // Defaults of the pool's timings; tests shorten them.
@@ -59,14 +62,20 @@ type Pool struct {
 
 	mu       sync.Mutex
 	version  string
+	stored   detectedVersion // what the store remembers
+	early    *Detection      // Config.Detection until the first detect
 	hw       []string
 	detected time.Time
 	jobs     map[int64]*job
 
-	// firstDetect is closed once the first ffmpeg detection has finished,
-	// hwDetected once the hardware encoders have been tried.
+	// known is closed once version can be trusted: remembered from an
+	// earlier start with the same binaries, or read by this one.
+	// firstDetect is closed once this start's first ffmpeg detection has
+	// finished, hwDetected once the hardware encoders have been tried.
+	known       chan struct{}
 	firstDetect chan struct{}
 	hwDetected  chan struct{}
+	versionWait time.Duration
 
 	wake   chan struct{}
 	stop   context.CancelCauseFunc
@@ -95,13 +104,16 @@ func New(cfg Config) *Pool {
 	nice, _ := exec.LookPath("nice")
 	return &Pool{cfg: cfg, log: cfg.Log, StallTimeout: DefaultStallTimeout, PollInterval: defaultPoll,
 		hw: []string{"none"}, jobs: map[int64]*job{}, wake: make(chan struct{}, 1), nice: nice,
-		firstDetect: make(chan struct{}), hwDetected: make(chan struct{})}
+		known: make(chan struct{}), firstDetect: make(chan struct{}), hwDetected: make(chan struct{}),
+		versionWait: versionWait, early: cfg.Detection}
 }
 
 // Start requeues tasks an earlier run left processing, detects ffmpeg and
 // the hardware encoders in the background, and dispatches tasks once both
 // detections are done, until ctx ends or Shutdown. It does not wait for
-// ffmpeg: the server answers meanwhile (FFmpegDetected says false).
+// `ffmpeg -version`: when the binaries are the very files an earlier start
+// read the version from, that version is known at once; otherwise
+// FFmpegVersion waits for it.
 func (p *Pool) Start(ctx context.Context) {
 	ctx, p.stop = context.WithCancelCause(ctx)
 	if n, err := p.cfg.Store.RequeueProcessing(ctx); err != nil {
@@ -111,13 +123,27 @@ func (p *Pool) Start(ctx context.Context) {
 	}
 	// A binary that is not there at all is known at once, so the first
 	// answer of /healthz after such a start already says "missing". The
-	// version of one that is there is read in the background: `ffmpeg
-	// -version` takes 0.1–0.4 s of CPU (it loads every libav library),
-	// which the server's own start-up, just before, does not compete with.
-	missing := lookPaths(p.cfg.FFmpeg, p.cfg.FFprobe) != nil
-	if missing {
+	// version of one that is there is read in the background (`ffmpeg
+	// -version` takes 0.1–0.4 s: it loads some 200 libraries); a stat of
+	// each binary tells whether the version remembered from an earlier
+	// start still holds, in which case nothing waits for it.
+	stored := p.remembered(ctx)
+	bins, err := statBinaries(p.cfg.FFmpeg, p.cfg.FFprobe)
+	missing := err != nil
+	trusted := !missing && stored.Version != "" && stored.Binaries == bins
+	p.mu.Lock()
+	p.stored = stored
+	if trusted {
+		p.version = stored.Version
+	}
+	p.mu.Unlock()
+	switch {
+	case missing:
 		p.detect(ctx)
 		close(p.firstDetect)
+		close(p.known)
+	case trusted:
+		close(p.known)
 	}
 	p.wg.Add(2)
 	go func() {
@@ -125,6 +151,9 @@ func (p *Pool) Start(ctx context.Context) {
 		if !missing {
 			p.detect(ctx)
 			close(p.firstDetect)
+			if !trusted {
+				close(p.known)
+			}
 		}
 		hw := detectHWAccels(ctx, p.cfg.FFmpeg, p.log)
 		p.mu.Lock()
@@ -183,8 +212,8 @@ func (p *Pool) CancelTask(id int64) {
 	}
 }
 
-// FFmpegDetected says whether the first ffmpeg detection has ended, so
-// FFmpegVersion answers at once. It never waits.
+// FFmpegDetected says whether this start's first ffmpeg detection has
+// ended. It never waits.
 func (p *Pool) FFmpegDetected() bool {
 	select {
 	case <-p.firstDetect:
@@ -194,12 +223,19 @@ func (p *Pool) FFmpegDetected() bool {
 	}
 }
 
-// FFmpegVersion is the detected ffmpeg version, or "" when missing. Right
-// after Start it waits (briefly) for the first detection.
+// FFmpegVersion is ffmpeg's version, or "" when missing. Right after a
+// Start that could not trust a remembered version it waits for the first
+// detection, 3 s at most, then answers what is known.
 func (p *Pool) FFmpegVersion() string {
 	select {
-	case <-p.firstDetect:
-	case <-time.After(10 * time.Second):
+	case <-p.known:
+	default:
+		t := time.NewTimer(p.versionWait)
+		select {
+		case <-p.known:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -218,50 +254,6 @@ func (p *Pool) running() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.jobs)
-}
-
-// lookPaths finds ffmpeg and ffprobe without running them.
-func lookPaths(ffmpeg, ffprobe string) error {
-	for _, bin := range []string{ffmpeg, ffprobe} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func runDetect(ctx context.Context, ffmpeg, ffprobe string) ([]byte, error) {
-	if err := lookPaths(ffmpeg, ffprobe); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-version").Output()
-}
-
-func (p *Pool) detect(ctx context.Context) {
-	out, err := runDetect(ctx, p.cfg.FFmpeg, p.cfg.FFprobe)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	first := p.detected.IsZero()
-	p.detected = time.Now()
-	if err != nil {
-		if first || p.version != "" {
-			p.log.Warn("ffmpeg or ffprobe not found: videos stay pending until it is installed (apt-get install -y ffmpeg)",
-				slog.String("ffmpeg", p.cfg.FFmpeg), slog.String("ffprobe", p.cfg.FFprobe), slog.Any("err", err))
-		}
-		p.version = ""
-		return
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	v := strings.TrimPrefix(strings.TrimSpace(line), "ffmpeg version ")
-	if i := strings.IndexByte(v, ' '); i > 0 {
-		v = v[:i]
-	}
-	if p.version == "" {
-		p.log.Info("ffmpeg found", slog.String("version", v))
-	}
-	p.version = v
 }
 
 // dispatch claims tasks while fewer than transcode_concurrency run. It
