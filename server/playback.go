@@ -34,7 +34,7 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rest := urlParam(r, "*")
-	v, err := s.store.VideoByID(r.Context(), id)
+	v, err := s.store.PlaybackVideo(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !allowed && (bearer(r) != "" || r.Header.Get("X-API-Key") != "") {
-		if u, err := s.authenticate(r); err == nil && u != nil && canSee(u, v) {
+		if u, err := s.authenticate(r); err == nil && u != nil && canPlay(u, v) {
 			allowed, viewer = true, u
 		}
 	}
@@ -69,7 +69,7 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch path.Ext(rest) {
 	case ".m3u8":
-		return s.servePlaylist(w, r, v, file, rest, token, viewer)
+		return s.servePlaylist(w, r, id, file, rest, token, viewer)
 	case ".ts":
 		return serveMedia(w, r, file, "video/mp2t", "private, max-age=86400")
 	case ".m4s", ".mp4":
@@ -79,10 +79,15 @@ func (s *Server) playback(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
+// canPlay is canSee over the columns playback reads.
+func canPlay(u *store.User, v *store.PlaybackVideo) bool {
+	return canSee(u, &store.Video{ID: v.ID, UserID: v.UserID, Status: v.Status, Playable: v.Playable})
+}
+
 // tokenViewer decides whether a valid play token issued to user uid (0:
 // anonymous) still opens v: a published video plays for anyone holding the
 // link; any other plays only while that user may see it (owner or admin).
-func (s *Server) tokenViewer(r *http.Request, v *store.Video, uid int64) (bool, *store.User, error) {
+func (s *Server) tokenViewer(r *http.Request, v *store.PlaybackVideo, uid int64) (bool, *store.User, error) {
 	var u *store.User
 	if uid > 0 {
 		var err error
@@ -99,10 +104,10 @@ func (s *Server) tokenViewer(r *http.Request, v *store.Video, uid int64) (bool, 
 	if v.Status == store.VideoPublished {
 		return true, u, nil
 	}
-	return u != nil && canSee(u, v), u, nil
+	return u != nil && canPlay(u, v), u, nil
 }
 
-func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, v *store.Video, file, rest, token string,
+func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, videoID int64, file, rest, token string,
 	viewer *store.User) error {
 	b, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
@@ -116,8 +121,8 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, v *store.
 		if viewer != nil {
 			who = "u:" + strconv.FormatInt(viewer.ID, 10)
 		}
-		if _, err := s.store.RecordView(r.Context(), v.ID, who); err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.Warn("record view", slog.Int64("video_id", v.ID), slog.Any("err", err))
+		if _, err := s.store.RecordView(r.Context(), videoID, who); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("record view", slog.Int64("video_id", videoID), slog.Any("err", err))
 		}
 	}
 	cache := "private, no-cache"

@@ -285,3 +285,27 @@ func TestPlayTokenOfHiddenVideo(t *testing.T) {
 	}
 	wantStatus(t, e.get(master+url.QueryEscape(owners)), 403, "hidden, disabled owner's link")
 }
+
+// Every segment request reads the video again: a segment link stops
+// working as soon as the video is hidden (but for its owner's own link) or
+// deleted.
+func TestSegmentsStopWhenHiddenOrDeleted(t *testing.T) {
+	e := newTestEnv(t)
+	ownerID, owner := e.createUser("owner", false)
+	id := e.playableVideo(ownerID, owner, store.VideoPublished)
+	seg := fmt.Sprintf("/videos/%d/360p/seg_00000.ts?token=", id)
+	anon := url.QueryEscape(e.srv.playToken(id, 0, time.Now()))
+	owners := url.QueryEscape(e.srv.playToken(id, ownerID, time.Now()))
+	wantStatus(t, e.get(seg+anon), 200, "published, anonymous link")
+
+	e.mustOK(e.do("PUT", fmt.Sprintf("/api/videos/%d", id), map[string]any{"status": store.VideoHidden}, owner))
+	wantStatus(t, e.get(seg+anon), 403, "hidden, anonymous link")
+	wantStatus(t, e.get(seg+owners), 200, "hidden, owner's link")
+
+	e.mustOK(e.do("PUT", fmt.Sprintf("/api/videos/%d", id), map[string]any{"status": store.VideoPublished}, owner))
+	wantStatus(t, e.get(seg+anon), 200, "published again")
+
+	e.mustOK(e.do("DELETE", fmt.Sprintf("/api/videos/%d", id), nil, owner))
+	wantStatus(t, e.get(seg+anon), 404, "deleted, anonymous link")
+	wantStatus(t, e.get(seg+owners), 404, "deleted, owner's link")
+}
