@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math"
@@ -53,6 +54,32 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.Int("status", status), slog.Int("bytes", ww.BytesWritten()),
 			slog.Duration("took", time.Since(start)), slog.String("ip", s.clientIP(r)))
 	})
+}
+
+// connKey is the context key of the request's network connection.
+type connKey struct{}
+
+// withConn is the http.Server's ConnContext (HTTPServer): every request's
+// context carries its connection, so a handler can tune the socket.
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// corkResponse corks r's TCP connection until the returned function runs,
+// as nginx's tcp_nopush does: what is written meanwhile leaves in full
+// segments. A file sent by http.ServeContent otherwise goes out as its
+// header alone, then one short pushed segment at the end of every sendfile
+// call, and the receiver answers those with extra ACKs: serving HLS
+// segments to wrk over loopback took about 95 TCP segments per 2.8 MB
+// response against nginx's 73, and a third more CPU in all. Uncorking
+// sends the tail at once. A no-op without a plain TCP connection (tests,
+// TLS, other systems).
+func corkResponse(r *http.Request) (uncork func()) {
+	c, ok := r.Context().Value(connKey{}).(*net.TCPConn)
+	if !ok || setCork(c, true) != nil {
+		return func() {}
+	}
+	return func() { setCork(c, false) }
 }
 
 // clientIP is the socket's peer, or the right-most untrusted address of

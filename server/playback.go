@@ -177,7 +177,8 @@ func withToken(pl []byte, token string) []byte {
 	return out.Bytes()
 }
 
-// serveMedia serves a file with Range support.
+// serveMedia serves a file with Range support. The response leaves corked
+// (corkResponse): the header and the file go out in full TCP segments.
 func serveMedia(w http.ResponseWriter, r *http.Request, file, contentType, cache string) error {
 	f, err := os.Open(file)
 	if errors.Is(err, os.ErrNotExist) {
@@ -196,6 +197,7 @@ func serveMedia(w http.ResponseWriter, r *http.Request, file, contentType, cache
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Cache-Control", cache)
+	defer corkResponse(r)()
 	http.ServeContent(w, r, "", st.ModTime(), f)
 	return nil
 }
