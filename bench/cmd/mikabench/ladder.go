@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -297,37 +298,17 @@ func ladder(c *config) []result {
 		fmt.Sprintf("one process: wall %v, CPU %v (median CPU %.1f s), peak RSS %s", pick(ones, wall), pick(ones, cpu), oneC.Seconds(), kib(ones)),
 		fmt.Sprintf("one process per rung, run one after the other (times summed): wall %v, CPU %v (median CPU %.1f s), largest RSS %s",
 			pick(eachs, wall), pick(eachs, cpu), eachC.Seconds(), kib(eachs)),
-		fmt.Sprintf("order: one process, per rung, one process, per rung, …; the figure is the ratio of the median wall times; CPU time (user+sys) ratio %.2f× (a steadier figure on a machine shared with other work)",
-			eachC.Seconds()/oneC.Seconds()),
+		fmt.Sprintf("order: one process, per rung, one process, per rung, …; the figure is the ratio of the median wall times (pair by pair: %s); CPU time (user+sys) ratio %.2f× (pair by pair: %s), the steadier figure on a machine shared with other work",
+			pairRatios(ones, eachs, wall), eachC.Seconds()/oneC.Seconds(), pairRatios(ones, eachs, cpu)),
 		"both run at the same (normal) priority; Mika itself runs its command at nice 10",
 	}
 
 	// Where the time goes: the same filter graphs with the encoders replaced
 	// by the null muxer, once each (CPU time; the encoders are the rest).
-	dec, err := runFF(ffmpeg, []string{"-nostdin", "-hide_banner", "-nostats", "-i", src, "-map", "0:v:0", "-f", "null", "-"})
-	if err == nil {
-		oneGraph, err1 := runFF(ffmpeg, nullGraph(lc.one))
-		var eachGraph time.Duration
-		for _, e := range lc.each {
-			g, err := runFF(ffmpeg, nullGraph(e))
-			if err != nil {
-				err1 = err
-				break
-			}
-			eachGraph += g.cpu
-		}
-		if err1 == nil {
-			details = append(details, fmt.Sprintf("where the CPU goes (separate runs, CPU seconds): decoding the source once %.1f s; "+
-				"decode + the one-process filter graph (scaling) %.1f s, so encoding ≈ %.1f s; "+
-				"the per-rung graphs summed (one decode each; the remuxed rung only demuxes) %.1f s, so encoding ≈ %.1f s",
-				dec.cpu.Seconds(), oneGraph.cpu.Seconds(), oneC.Seconds()-oneGraph.cpu.Seconds(),
-				eachGraph.Seconds(), eachC.Seconds()-eachGraph.Seconds()))
-		} else {
-			err = err1
-		}
-	}
-	if err != nil {
+	if bd, err := ladderBreakdown(ffmpeg, src, lc, oneC, eachC); err != nil {
 		details = append(details, "time breakdown: "+err.Error())
+	} else {
+		details = append(details, bd)
 	}
 
 	// Quality: the same rung both ways against a lanczos scale of the source.
@@ -358,6 +339,48 @@ func ladder(c *config) []result {
 		Target: "≥ 1.3×", Met: met(ratio >= 1.3),
 		Details: details, Commands: cmds,
 	}}
+}
+
+// ladderBreakdown splits the CPU time of both ways into decoding, scaling
+// and encoding: the source decoded alone, then each command's filter graph
+// with the null muxer in place of the encoders. One run each, on the same
+// busy machine: a few percent either way.
+func ladderBreakdown(ffmpeg, src string, lc *ladderCommands, oneC, eachC time.Duration) (string, error) {
+	dec, err := runFF(ffmpeg, []string{"-nostdin", "-hide_banner", "-nostats", "-i", src, "-map", "0:v:0", "-f", "null", "-"})
+	if err != nil {
+		return "", err
+	}
+	oneGraph, err := runFF(ffmpeg, nullGraph(lc.one))
+	if err != nil {
+		return "", err
+	}
+	var eachGraph time.Duration
+	decodes := 0
+	for _, e := range lc.each {
+		g, err := runFF(ffmpeg, nullGraph(e))
+		if err != nil {
+			return "", err
+		}
+		eachGraph += g.cpu
+		if slices.Contains(e.Args, "-filter_complex") {
+			decodes++
+		}
+	}
+	sec := func(d time.Duration) float64 { return d.Seconds() }
+	return fmt.Sprintf("where the CPU goes (CPU seconds from separate runs, each ±5–10%% on a busy machine): "+
+		"one process %.1f = decoding the source once %.1f + scaling every rung %.1f + encoding and muxing ≈ %.1f. "+
+		"Per rung %.1f: its processes decode the source %d times (the remuxed rung only demuxes), and their decoding and scaling alone take %.1f; "+
+		"the %.1f s more than one process are the %d extra decode(s) (≈ %.1f) and scaling each rung from the full picture",
+		sec(oneC), sec(dec.cpu), sec(oneGraph.cpu-dec.cpu), sec(oneC-oneGraph.cpu),
+		sec(eachC), decodes, sec(eachGraph), sec(eachC-oneC), decodes-1, float64(decodes-1)*sec(dec.cpu)), nil
+}
+
+func pairRatios(ones, eachs []ffRun, f func(ffRun) time.Duration) string {
+	var out []string
+	for i := range ones {
+		out = append(out, fmt.Sprintf("%.2f×", f(eachs[i]).Seconds()/f(ones[i]).Seconds()))
+	}
+	return strings.Join(out, ", ")
 }
 
 func kib(rs []ffRun) string {
