@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // listCache keeps the public video list pages the server answered, as the
@@ -18,17 +19,61 @@ import (
 // Only the public view is kept (what anonymous callers and non-admin users
 // see outside mine=1): it is the same for everyone, and it is what a crowd
 // of viewers asks for over and over.
+//
+// Reading the generation is itself a query, so the cache also remembers
+// how many writes this process had completed (store.Writes) when it last
+// read the generation: while that count has not moved, nothing this
+// process wrote can have moved the generation either, and a page is served
+// without asking the database. Other processes (mika user, sqlite3 by
+// hand) write without moving the count, so the generation is read again at
+// least every maxUnconfirmed.
 type listCache struct {
-	mu    sync.Mutex
-	gen   int64
-	pages map[string][]byte
-	size  int
+	mu        sync.Mutex
+	gen       int64
+	pages     map[string][]byte
+	size      int
+	writes    int64     // store.Writes when gen was last read from the database
+	confirmed time.Time // when that was
+	now       func() time.Time
 }
 
 // maxListCacheBytes bounds the pages kept; when full the cache starts over.
 const maxListCacheBytes = 4 << 20
 
-func newListCache() *listCache { return &listCache{pages: map[string][]byte{}} }
+// maxUnconfirmed bounds how long the generation goes unread while this
+// process writes nothing.
+const maxUnconfirmed = time.Second
+
+func newListCache() *listCache {
+	return &listCache{pages: map[string][]byte{}, writes: -1, now: time.Now}
+}
+
+// fresh answers the page under key if no write of this process completed
+// since the generation was last read (writes is store.Writes, loaded now),
+// and that was recently.
+func (c *listCache) fresh(writes int64, key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if writes != c.writes || c.now().Sub(c.confirmed) >= maxUnconfirmed {
+		return nil, false
+	}
+	b, ok := c.pages[key]
+	return b, ok
+}
+
+// confirm records that the database's generation was gen once writes
+// writes had completed (writes loaded before gen was read).
+func (c *listCache) confirm(gen, writes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case gen < c.gen:
+		return
+	case gen > c.gen:
+		c.reset(gen)
+	}
+	c.writes, c.confirmed = writes, c.now()
+}
 
 // get answers the page filed under key at generation gen.
 func (c *listCache) get(gen int64, key string) ([]byte, bool) {
@@ -67,7 +112,7 @@ func (c *listCache) put(gen int64, key string, body []byte) {
 
 func (c *listCache) reset(gen int64) {
 	clear(c.pages)
-	c.size, c.gen = 0, gen
+	c.size, c.gen, c.writes = 0, gen, -1
 }
 
 // encodeOK is the bytes ok(w, data) would write.

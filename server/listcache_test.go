@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"mika/store"
 )
@@ -108,5 +110,41 @@ func TestListCacheBounds(t *testing.T) {
 	c.put(7, "huge", make([]byte, maxListCacheBytes+1))
 	if _, ok := c.get(7, "huge"); ok || c.size > maxListCacheBytes {
 		t.Fatal("a page larger than the bound was kept")
+	}
+}
+
+// A write by another process (mika user, sqlite3 by hand) does not move this
+// process's write count: the kept page may answer until the generation is
+// read again, which happens within maxUnconfirmed.
+func TestListCacheSeesOtherProcessesWithinABound(t *testing.T) {
+	l := newLibrary(t)
+	clock := time.Now()
+	l.srv.lists.now = func() time.Time { return clock }
+	l.list("", "") // built and kept
+	l.list("", "") // the generation is confirmed at this write count
+
+	other, err := sql.Open("sqlite", "file:"+l.data.DB()+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec("UPDATE videos SET title = 'by hand' WHERE id = ?", l.pub); err != nil {
+		t.Fatal(err)
+	}
+	title := func() string {
+		for _, v := range l.list("", "").List {
+			if int64(v["id"].(float64)) == l.pub {
+				return v["title"].(string)
+			}
+		}
+		t.Fatal("not listed")
+		return ""
+	}
+	if got := title(); got != "示例视频" {
+		t.Fatalf("the kept page was not answered without reading the generation: %q", got)
+	}
+	clock = clock.Add(maxUnconfirmed)
+	if got := title(); got != "by hand" {
+		t.Fatalf("after %s the list still says %q", maxUnconfirmed, got)
 	}
 }

@@ -179,11 +179,17 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 	var gen int64
 	var key string
 	if public {
+		key = fmt.Sprintf("%d\x00%t\x00%d\x00%d\x00%s", f.CategoryID, f.ByViews, p.Page, p.Size, f.Keyword)
+		writes := s.store.Writes()
+		if body, ok := s.lists.fresh(writes, key); ok {
+			writeOKBytes(w, body)
+			return nil
+		}
 		var err error
 		if gen, err = s.store.ContentGeneration(r.Context()); err != nil {
 			return err
 		}
-		key = fmt.Sprintf("%d\x00%t\x00%d\x00%d\x00%s", f.CategoryID, f.ByViews, p.Page, p.Size, f.Keyword)
+		s.lists.confirm(gen, writes)
 		if body, ok := s.lists.get(gen, key); ok {
 			writeOKBytes(w, body)
 			return nil

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 )
 
@@ -47,6 +48,42 @@ func TestContentGeneration(t *testing.T) {
 		}
 		if moved := gen() != before; moved != st.moves {
 			t.Errorf("%s: generation moved = %v, want %v", st.name, moved, st.moves)
+		}
+	}
+}
+
+// Writes moves once a write statement or transaction has completed, and
+// not for reads.
+func TestWritesCount(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	v, _, err := s.CreateVideo(ctx, NewVideo{UserID: 1, Title: "a"}) // a transaction
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name  string
+		moves bool
+		do    func() error
+	}{
+		{"a read", false, func() error { _, err := s.VideoByID(ctx, v.ID); return err }},
+		{"a list", false, func() error { _, _, err := s.ListVideos(ctx, VideoFilter{AnyStatus: true, Limit: 5}); return err }},
+		{"a transaction", true, func() error { _, err := s.RecordView(ctx, v.ID, "x"); return err }},
+		{"one statement", true, func() error { return s.PruneViews(ctx) }},
+		{"a rolled back transaction", false, func() error {
+			if _, err := s.UpdateVideo(ctx, v.ID+100, VideoChanges{}); err == nil {
+				return fmt.Errorf("updated a missing video")
+			}
+			return nil
+		}},
+	}
+	for _, st := range steps {
+		before := s.Writes()
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if moved := s.Writes() != before; moved != st.moves {
+			t.Errorf("%s: writes moved = %v, want %v", st.name, moved, st.moves)
 		}
 	}
 }

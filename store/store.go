@@ -26,7 +26,7 @@ var (
 // Store is the database. Writes go through a pool of exactly one connection
 // so SQLite never sees competing writers; reads use a wider pool.
 type Store struct {
-	write *sql.DB
+	write *writePool
 	read  *readPool
 	path  string
 
@@ -70,7 +70,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	n := max(4, runtime.NumCPU()*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{write: w, read: newReadPool(r), path: path, anchors: newAnchorCache()}
+	s := &Store{write: &writePool{DB: w}, read: newReadPool(r), path: path, anchors: newAnchorCache()}
 	if s.settings, err = loadSettings(ctx, w); err != nil {
 		s.Close()
 		return nil, err
@@ -123,7 +123,9 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	s.write.writes.Add(1)
+	return err
 }
 
 // now is the clock, in Unix seconds; tests may replace it.

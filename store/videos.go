@@ -733,6 +733,7 @@ func (s *Store) TidySearchIndex(ctx context.Context, maxSteps int) error {
 		return err
 	}
 	defer conn.Close()
+	defer s.write.writes.Add(1)
 	for i := 0; i < maxSteps; i++ {
 		var before, after int64
 		if err := conn.QueryRowContext(ctx, "SELECT total_changes()").Scan(&before); err != nil {
