@@ -98,7 +98,7 @@ func TestMediaGoesOutCorked(t *testing.T) {
 		e.srv.ServeHTTP(p, r)
 		got <- seen{p.cork, corkOf(t, c), p.sendfile}
 	}))
-	ts.Config.ConnContext = withConn
+	ts.Config.ConnContext = e.srv.HTTPServer("").ConnContext
 	ts.Start()
 	defer ts.Close()
 
