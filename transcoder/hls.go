@@ -65,15 +65,16 @@ func avcCodec(profile string, level int) string {
 }
 
 // segmentCodec reads the H.264 profile and level of a rung's first segment,
-// so CODECS is true for encoded and copied rungs alike.
-func segmentCodec(ctx context.Context, ffprobe, outDir string, r Rung) string {
+// so CODECS is true for encoded and copied rungs alike. ok is false when
+// the segment could not be read; the codec is then a safe guess.
+func segmentCodec(ctx context.Context, ffprobe, outDir string, r Rung) (codec string, ok bool) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0",
 		"-show_entries", "stream=profile,level", "-of", "json",
 		filepath.Join(outDir, r.Name, "seg_00000.ts")).Output()
 	if err != nil {
-		return avcCodec("High", 40)
+		return avcCodec("High", 40), false
 	}
 	var v struct {
 		Streams []struct {
@@ -82,9 +83,9 @@ func segmentCodec(ctx context.Context, ffprobe, outDir string, r Rung) string {
 		} `json:"streams"`
 	}
 	if json.Unmarshal(out, &v) != nil || len(v.Streams) == 0 {
-		return avcCodec("High", 40)
+		return avcCodec("High", 40), false
 	}
-	return avcCodec(v.Streams[0].Profile, v.Streams[0].Level)
+	return avcCodec(v.Streams[0].Profile, v.Streams[0].Level), true
 }
 
 // masterPlaylist renders the master playlist, highest rung first.

@@ -1,6 +1,7 @@
 package transcoder
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,14 +62,16 @@ func (p *Pool) transcode(ctx context.Context, log *slog.Logger, t *store.Task, v
 	res.media = store.Media{Duration: probe.Duration, Width: probe.Width, Height: probe.Height,
 		Resolution: plan.Rungs[0].Name}
 
-	logText, err := p.encode(ctx, log, t, v, src, outDir, probe, plan)
+	// Each rung's CODECS, read from its first segment once per encode.
+	codecs := map[string]string{}
+	logText, err := p.encode(ctx, log, t, v, src, outDir, probe, plan, codecs)
 	if err != nil && plan.HWAccel != "none" && ctx.Err() == nil && !errors.Is(err, errStalled) &&
 		!errors.Is(err, errCanceled) {
 		log.Warn("hardware encode failed; falling back to software", slog.String("hwaccel", plan.HWAccel),
 			slog.String("reason", err.Error()))
 		plan.HWAccel = "none"
 		var sw string
-		sw, err = p.encode(ctx, log, t, v, src, outDir, probe, plan)
+		sw, err = p.encode(ctx, log, t, v, src, outDir, probe, plan, codecs)
 		logText += "\n--- " + "hardware encode failed; software fallback ---\n" + sw
 	}
 	res.log = logText
@@ -76,18 +80,21 @@ func (p *Pool) transcode(ctx context.Context, log *slog.Logger, t *store.Task, v
 	}
 
 	// Done: the event playlists become VOD, the master gets measured rates.
-	variants, err := p.writeMaster(ctx, outDir, plan, plan.Rungs, true)
+	variants, err := p.writeMaster(ctx, outDir, plan, plan.Rungs, true, codecs)
 	if err != nil {
 		return res, fmt.Errorf("write master playlist: %w", err)
 	}
 	res.media.Variants = variants
-	res.cover = p.makeCover(ctx, log, src, v.ID, probe.Duration)
+	res.cover = p.makeCover(ctx, log, src, outDir, plan, v.ID, probe.Duration)
 	return res, ctx.Err()
 }
 
 // encode runs ffmpeg for plan into a fresh outDir and returns the task log.
+// codecs starts empty and gets each rung's CODECS as its first segment
+// appears; encode's goroutine is done with it when encode returns.
 func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *store.Video, src, outDir string,
-	probe *ProbeResult, plan Plan) (string, error) {
+	probe *ProbeResult, plan Plan, codecs map[string]string) (string, error) {
+	clear(codecs)
 	if err := os.RemoveAll(outDir); err != nil {
 		return "", fmt.Errorf("clear output folder: %w", err)
 	}
@@ -142,7 +149,7 @@ func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *s
 			if len(ready) <= shown || (shown == 0 && !playableWith(plan, ready)) {
 				continue
 			}
-			variants, err := p.writeMaster(ctx, outDir, plan, ready, false)
+			variants, err := p.writeMaster(ctx, outDir, plan, ready, false, codecs)
 			if err == nil {
 				err = p.cfg.Store.SetPlayable(ctx, t.ID, store.Media{Duration: probe.Duration,
 					Width: probe.Width, Height: probe.Height, Resolution: ready[0].Name, Variants: variants})
@@ -214,11 +221,20 @@ func playableWith(plan Plan, ready []Rung) bool {
 
 // writeMaster writes the master playlist of rungs. While encoding it states
 // each rung's nominal rate; when final, the rates measured from the segments.
-func (p *Pool) writeMaster(ctx context.Context, outDir string, plan Plan, rungs []Rung, final bool) ([]store.Variant, error) {
+// A rung's codec is read from its first segment once and kept in codecs
+// (an ffprobe per rung costs ~0.1 s, on the way to a finished task).
+func (p *Pool) writeMaster(ctx context.Context, outDir string, plan Plan, rungs []Rung, final bool,
+	codecs map[string]string) ([]store.Variant, error) {
 	vs := make([]variantInfo, len(rungs))
 	out := make([]store.Variant, len(rungs))
 	for i, r := range rungs {
-		vi := variantInfo{Rung: r, Bandwidth: r.Bandwidth(plan.Audio), VideoCodec: segmentCodec(ctx, p.cfg.FFprobe, outDir, r)}
+		codec, known := codecs[r.Name]
+		if !known {
+			if codec, known = segmentCodec(ctx, p.cfg.FFprobe, outDir, r); known {
+				codecs[r.Name] = codec
+			}
+		}
+		vi := variantInfo{Rung: r, Bandwidth: r.Bandwidth(plan.Audio), VideoCodec: codec}
 		if final {
 			if peak, avg, err := measureRung(outDir, r); err == nil && peak > 0 {
 				vi.Bandwidth, vi.AverageBandwidth = peak, avg
@@ -235,10 +251,19 @@ func (p *Pool) writeMaster(ctx context.Context, outDir string, plan Plan, rungs 
 }
 
 // makeCover writes the cover JPEG from a frame at 10% of the video (at most
-// 10 s in), 640 wide at most. A failure only costs the cover.
-func (p *Pool) makeCover(ctx context.Context, log *slog.Logger, src string, videoID int64, duration float64) bool {
+// 10 s in), 640 wide at most. The frame is read from the finished stream
+// where it can be (coverSource): decoding a few seconds of a small rung
+// from a keyframe costs a fraction of seeking in a large source. A failure
+// only costs the cover.
+func (p *Pool) makeCover(ctx context.Context, log *slog.Logger, src, outDir string, plan Plan, videoID int64, duration float64) bool {
 	at := min(duration*0.1, 10)
-	dst := p.cfg.Data.Cover(videoID)
+	// Seeking in the source jumps to the keyframe before at; a segment
+	// (which ffmpeg does not seek in reliably) is decoded from its start.
+	// Should the segment give no frame, the source still may.
+	inputs := [][]string{{"-ss", fmt.Sprintf("%.3f", at), "-i", src}}
+	if seg, offset, ok := coverSource(outDir, plan, at); ok {
+		inputs = append([][]string{{"-i", seg, "-ss", fmt.Sprintf("%.3f", offset)}}, inputs...)
+	}
 	tmp, err := os.CreateTemp(p.cfg.Data.Tmp(), "cover-*.jpg")
 	if err != nil {
 		log.Warn("cover", slog.Any("err", err))
@@ -248,19 +273,78 @@ func (p *Pool) makeCover(ctx context.Context, log *slog.Logger, src string, vide
 	defer os.Remove(tmp.Name())
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", fmt.Sprintf("%.3f", at), "-i", src,
-		"-frames:v", "1", "-vf", "scale='min(640,iw)':-2,setsar=1", "-q:v", "3", "-f", "image2", tmp.Name()}
-	if out, err := exec.CommandContext(cctx, p.cfg.FFmpeg, args...).CombinedOutput(); err != nil {
-		log.Warn("cover", slog.Any("err", err), slog.String("ffmpeg", lastErrorLine(string(out))))
-		return false
+	for _, input := range inputs {
+		args := append([]string{"-hide_banner", "-nostdin", "-v", "error", "-y"}, input...)
+		args = append(args, "-frames:v", "1", "-vf", "scale='min(640,iw)':-2,setsar=1", "-q:v", "3", "-f", "image2", tmp.Name())
+		if out, err := exec.CommandContext(cctx, p.cfg.FFmpeg, args...).CombinedOutput(); err != nil {
+			log.Warn("cover", slog.Any("err", err), slog.String("ffmpeg", lastErrorLine(string(out))))
+			continue
+		}
+		if st, err := os.Stat(tmp.Name()); err != nil || st.Size() == 0 {
+			log.Warn("cover: ffmpeg wrote no frame", slog.String("input", strings.Join(input, " ")))
+			continue
+		}
+		if err := os.Rename(tmp.Name(), p.cfg.Data.Cover(videoID)); err != nil {
+			log.Warn("cover", slog.Any("err", err))
+			return false
+		}
+		return true
 	}
-	if st, err := os.Stat(tmp.Name()); err != nil || st.Size() == 0 {
-		log.Warn("cover: ffmpeg wrote no frame")
-		return false
+	return false
+}
+
+// coverSource finds the frame at second at in the finished stream: the
+// segment of an encoded rung that holds it and the offset into it. The
+// rung is the smallest at least as wide as the cover (640, or the top
+// rung's width when smaller); encoded rungs start every segment with a
+// keyframe, so the frame is decoded from that segment alone. ok is false
+// when no rung is encoded (a remuxed source) or its playlist is unreadable.
+func coverSource(outDir string, plan Plan, at float64) (seg string, offset float64, ok bool) {
+	if len(plan.Rungs) == 0 {
+		return "", 0, false
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		log.Warn("cover", slog.Any("err", err))
-		return false
+	want := min(640, plan.Rungs[0].Width)
+	var pick *Rung
+	for i := range plan.Rungs {
+		r := &plan.Rungs[i]
+		if r.Copy {
+			continue
+		}
+		switch {
+		case pick == nil,
+			r.Width >= want && (pick.Width < want || r.Width < pick.Width),
+			r.Width < want && pick.Width < want && r.Width > pick.Width:
+			pick = r
+		}
 	}
-	return true
+	if pick == nil {
+		return "", 0, false
+	}
+	f, err := os.Open(rungPlaylist(outDir, *pick))
+	if err != nil {
+		return "", 0, false
+	}
+	defer f.Close()
+	var start, dur, segDur float64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if d, found := strings.CutPrefix(l, "#EXTINF:"); found {
+			d, _, _ = strings.Cut(d, ",")
+			dur, _ = strconv.ParseFloat(d, 64)
+			continue
+		}
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if seg != "" && start > at {
+			break
+		}
+		seg, offset, segDur = filepath.Join(outDir, pick.Name, l), max(0, at-start), dur
+		start += dur
+	}
+	if offset >= segDur {
+		offset = 0 // at is past the end: the last segment's first frame
+	}
+	return seg, offset, seg != "" && sc.Err() == nil
 }
