@@ -171,11 +171,13 @@ func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *s
 		}
 	}()
 	r := runner{nice: p.nice, stall: p.StallTimeout}
+	began := time.Now()
 	tail, err := r.run(ctx, cmd, func(us int64) {
 		mu.Lock()
 		pct = percent(us, probe.Duration)
 		mu.Unlock()
 	})
+	log.Info("ffmpeg ended", slog.Duration("took", time.Since(began)), slog.Bool("ok", err == nil))
 	close(stopped)
 	wg.Wait()
 	logText := "$ " + line + "\n" + tail
