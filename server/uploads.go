@@ -121,6 +121,23 @@ func copyLarge(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
 	}
 }
 
+// writebackWriter writes at an offset of f and starts each write on its way
+// to disk at once (startWriteback), so that writing to disk overlaps
+// receiving the rest of a chunk. Measured on the 2 GiB bench upload.
+type writebackWriter struct {
+	f   *os.File
+	off int64
+}
+
+func (w *writebackWriter) Write(p []byte) (int, error) {
+	n, err := w.f.WriteAt(p, w.off)
+	if n > 0 {
+		startWriteback(w.f, w.off, int64(n))
+	}
+	w.off += int64(n)
+	return n, err
+}
+
 // readField reads a small form field.
 func readField(p *multipart.Part, name string) (string, error) {
 	b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
@@ -589,7 +606,7 @@ func (c *chunkWrite) data(part *multipart.Part) error {
 		c.written = true
 		// The MD5 costs as much as the copy: it is taken here only when
 		// chunk_md5 came first, and otherwise read back if it comes later.
-		c.n, c.sum, err = copyChunk(io.NewOffsetWriter(c.file, off), part, c.up.ChunkLen(c.idx), c.md5 != "")
+		c.n, c.sum, err = copyChunk(&writebackWriter{f: c.file, off: off}, part, c.up.ChunkLen(c.idx), c.md5 != "")
 	default:
 		if c.spool, err = os.CreateTemp(c.s.data.Tmp(), chunkTmpPrefix+"*"); err != nil {
 			return err

@@ -28,3 +28,11 @@ func ignoringEINTR(fn func() error) error {
 		}
 	}
 }
+
+// startWriteback asks the kernel to start writing f's bytes [off, off+n) to
+// disk now, without waiting: a chunk's data then goes to disk while the
+// rest of it is still arriving, and the fdatasync that acknowledges the
+// chunk waits only for the tail.
+func startWriteback(f *os.File, off, n int64) {
+	_ = ignoringEINTR(func() error { return unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE) })
+}
