@@ -66,13 +66,9 @@ func (c *listCache) fresh(writes int64, key string) ([]byte, bool) {
 func (c *listCache) confirm(gen, writes int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case gen < c.gen:
-		return
-	case gen > c.gen:
-		c.reset(gen)
+	if c.advance(gen) {
+		c.writes, c.confirmed = writes, c.now()
 	}
-	c.writes, c.confirmed = writes, c.now()
 }
 
 // get answers the page filed under key at generation gen.
@@ -91,11 +87,8 @@ func (c *listCache) get(gen int64, key string) ([]byte, bool) {
 func (c *listCache) put(gen int64, key string, body []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case gen < c.gen:
+	if !c.advance(gen) {
 		return
-	case gen > c.gen:
-		c.reset(gen)
 	}
 	if c.size+len(body) > maxListCacheBytes {
 		c.reset(gen)
@@ -108,6 +101,19 @@ func (c *listCache) put(gen int64, key string, body []byte) {
 	}
 	c.pages[key] = body
 	c.size += len(body)
+}
+
+// advance moves the cache to generation gen, dropping every page when gen
+// is newer; false when gen is older than the one held (what was read at
+// gen is out of date). c.mu is held.
+func (c *listCache) advance(gen int64) bool {
+	if gen < c.gen {
+		return false
+	}
+	if gen > c.gen {
+		c.reset(gen)
+	}
+	return true
 }
 
 func (c *listCache) reset(gen int64) {

@@ -136,16 +136,22 @@ func finalizePlaylist(path string) error {
 	return writeFileAtomic(path, []byte(s))
 }
 
-// measureRung reads a finished rung's playlist and segment sizes: the peak
-// segment bit rate (BANDWIDTH) and the average (AVERAGE-BANDWIDTH).
-func measureRung(outDir string, r Rung) (peak, avg int, err error) {
+// segment is one media segment of a rung playlist: its file name and
+// #EXTINF duration.
+type segment struct {
+	name string
+	dur  float64
+}
+
+// rungSegments lists the segments of rung r's playlist, in order.
+func rungSegments(outDir string, r Rung) ([]segment, error) {
 	f, err := os.Open(rungPlaylist(outDir, r))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer f.Close()
-	var dur, total float64
-	var totalBytes int64
+	var segs []segment
+	var dur float64
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		l := strings.TrimSpace(sc.Text())
@@ -154,22 +160,37 @@ func measureRung(outDir string, r Rung) (peak, avg int, err error) {
 			dur, _ = strconv.ParseFloat(d, 64)
 			continue
 		}
-		if l == "" || strings.HasPrefix(l, "#") || dur <= 0 {
+		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
-		st, err := os.Stat(filepath.Join(outDir, r.Name, l))
+		segs = append(segs, segment{l, dur})
+		dur = 0
+	}
+	return segs, sc.Err()
+}
+
+// measureRung reads a finished rung's playlist and segment sizes: the peak
+// segment bit rate (BANDWIDTH) and the average (AVERAGE-BANDWIDTH).
+func measureRung(outDir string, r Rung) (peak, avg int, err error) {
+	segs, err := rungSegments(outDir, r)
+	if err != nil {
+		return 0, 0, err
+	}
+	var total float64
+	var totalBytes int64
+	for _, sg := range segs {
+		if sg.dur <= 0 {
+			continue
+		}
+		st, err := os.Stat(filepath.Join(outDir, r.Name, sg.name))
 		if err != nil {
 			return 0, 0, err
 		}
 		// Very short tail segments exaggerate the peak; judge them at 1 s.
-		rate := float64(st.Size()*8) / max(dur, 1)
+		rate := float64(st.Size()*8) / max(sg.dur, 1)
 		peak = max(peak, int(rate))
-		total += dur
+		total += sg.dur
 		totalBytes += st.Size()
-		dur = 0
-	}
-	if err := sc.Err(); err != nil {
-		return 0, 0, err
 	}
 	if total > 0 {
 		avg = int(float64(totalBytes*8) / total)

@@ -1,7 +1,6 @@
 package transcoder
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -322,31 +320,22 @@ func coverSource(outDir string, plan Plan, at float64) (seg string, offset float
 	if pick == nil {
 		return "", 0, false
 	}
-	f, err := os.Open(rungPlaylist(outDir, *pick))
-	if err != nil {
+	segs, err := rungSegments(outDir, *pick)
+	if err != nil || len(segs) == 0 {
 		return "", 0, false
 	}
-	defer f.Close()
-	var start, dur, segDur float64
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
-		if d, found := strings.CutPrefix(l, "#EXTINF:"); found {
-			d, _, _ = strings.Cut(d, ",")
-			dur, _ = strconv.ParseFloat(d, 64)
-			continue
-		}
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		if seg != "" && start > at {
+	// The last segment that starts at or before at holds it.
+	var start float64
+	k := 0
+	for i, sg := range segs {
+		if i > 0 && start > at {
 			break
 		}
-		seg, offset, segDur = filepath.Join(outDir, pick.Name, l), max(0, at-start), dur
-		start += dur
+		k, offset = i, max(0, at-start)
+		start += sg.dur
 	}
-	if offset >= segDur {
+	if offset >= segs[k].dur {
 		offset = 0 // at is past the end: the last segment's first frame
 	}
-	return seg, offset, seg != "" && sc.Err() == nil
+	return filepath.Join(outDir, pick.Name, segs[k].name), offset, true
 }
