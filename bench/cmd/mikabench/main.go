@@ -405,8 +405,10 @@ func overheadAndHLS(c *config) []result {
 		return fail("Transcoding overhead", fmt.Errorf("no ffmpeg command in the task log %.300q", task.Log))
 	}
 	hlsDir := filepath.Join(s.srv.Data, "media", "hls", strconv.FormatInt(id1, 10))
-	handRun := func(n int) (time.Duration, string, error) {
-		dir := filepath.Join(s.root, fmt.Sprintf("hand-%d", n))
+	// handRun runs the command as typed by hand; niced, at Mika's priority
+	// (nice 10) instead of the shell's.
+	handRun := func(n int, niced bool) (time.Duration, string, error) {
+		dir := filepath.Join(s.root, fmt.Sprintf("hand-%d-%t", n, niced))
 		hand := make([]string, len(args))
 		for i, a := range args {
 			hand[i] = strings.ReplaceAll(a, hlsDir, dir)
@@ -415,6 +417,9 @@ func overheadAndHLS(c *config) []result {
 			if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
 				return 0, "", err
 			}
+		}
+		if niced {
+			hand = append([]string{"nice", "-n", "10"}, hand...)
 		}
 		cmd := exec.Command(hand[0], hand[1:]...)
 		cmd.Stdout = io.Discard
@@ -430,8 +435,11 @@ func overheadAndHLS(c *config) []result {
 		}
 		return took, shellJoin(hand), nil
 	}
-	// Interleaved pairs (Mika, hand, Mika, hand, …); the median of each side.
-	mikaRuns, handRuns := []time.Duration{mika1}, []time.Duration{}
+	// Interleaved rounds (Mika, hand, hand at nice 10, Mika, …); the median
+	// of each. The target compares with the hand run at the shell's
+	// priority; the niced hand run shows how much of the gap is Mika's
+	// lower priority (nice 10, which the issue asks for) on a busy machine.
+	mikaRuns, handRuns, nicedRuns := []time.Duration{mika1}, []time.Duration{}, []time.Duration{}
 	var handCmd string
 	pairs := 3
 	if c.quick {
@@ -445,13 +453,18 @@ func overheadAndHLS(c *config) []result {
 			}
 			mikaRuns = append(mikaRuns, m)
 		}
-		h, cmdline, err := handRun(i)
+		h, cmdline, err := handRun(i, false)
 		if err != nil {
 			return fail("Transcoding overhead", err)
 		}
 		handRuns, handCmd = append(handRuns, h), cmdline
+		hn, _, err := handRun(i, true)
+		if err != nil {
+			return fail("Transcoding overhead", err)
+		}
+		nicedRuns = append(nicedRuns, hn)
 	}
-	mikaT, handT := median(mikaRuns), median(handRuns)
+	mikaT, handT, nicedT := median(mikaRuns), median(handRuns), median(nicedRuns)
 	ratio := mikaT.Seconds() / handT.Seconds()
 	round := func(d []time.Duration) []time.Duration {
 		out := make([]time.Duration, len(d))
@@ -466,7 +479,9 @@ func overheadAndHLS(c *config) []result {
 		Target: "≤ 1.05", Met: met(ratio <= 1.05),
 		Details: []string{fmt.Sprintf("Mika runs: %v (upload answered → transcode_status completed, polled every 100 ms: probe, ffmpeg, master playlist, cover)", round(mikaRuns)),
 			fmt.Sprintf("hand runs: %v (the task log's ffmpeg command, output folder changed, run as it is: Mika runs it at nice 10, the hand run at normal priority)", round(handRuns)),
-			"order: Mika, hand, Mika, hand, …; the ratio is of the medians"},
+			fmt.Sprintf("hand runs under `nice -n 10` (Mika's priority): %v; Mika = %.3f× of their median (the gap left once priority is equal: Mika's own work around ffmpeg)",
+				round(nicedRuns), mikaT.Seconds()/nicedT.Seconds()),
+			"order: Mika, hand, hand under nice, Mika, …; the ratio is of the medians"},
 		Commands: []string{"source: ffmpeg " + shellJoin(c.overheadClip.Args(src)), handCmd},
 	}}
 	return append(out, hlsServing(c, s, id1))
