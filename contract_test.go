@@ -406,13 +406,7 @@ func TestContract(t *testing.T) {
 
 	t.Run("General", func(t *testing.T) {
 		c := apiClient{t: t, base: base, proxied: true}
-		res, err := http.Get(base + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var h map[string]any
-		json.NewDecoder(res.Body).Decode(&h)
-		res.Body.Close()
+		h := healthz(t, base)
 		if h["status"] != "ok" || h["db"] != "ok" || h["ffmpeg"] == "" || h["ffmpeg"] == "missing" || h["ffmpeg"] == nil {
 			t.Errorf("healthz: %v", h)
 		}
@@ -444,7 +438,7 @@ func TestContract(t *testing.T) {
 		// Unknown JSON fields are ignored.
 		c.ok("PUT", "/api/user/profile", admin, map[string]any{"nickname": "管理员", "frobnicate": true})
 
-		res, err = http.Get(base + "/api/openapi.json")
+		res, err := http.Get(base + "/api/openapi.json")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1644,13 +1638,7 @@ func TestContractPendingTasks(t *testing.T) {
 	data := t.TempDir()
 	base := startServe(t, data, "--ffmpeg", "/nonexistent/ffmpeg")
 	c := apiClient{t: t, base: base}
-	res, err := http.Get(base + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h map[string]any
-	json.NewDecoder(res.Body).Decode(&h)
-	res.Body.Close()
+	h := healthz(t, base)
 	if h["status"] != "ok" || h["ffmpeg"] != "missing" || h["db"] != "ok" {
 		t.Errorf("healthz without ffmpeg: %v", h)
 	}
@@ -1873,4 +1861,19 @@ func TestContractRestart(t *testing.T) {
 	if fresh == gone || done.id("data.id") == gone {
 		t.Errorf("deleted video id %d was handed out again", gone)
 	}
+}
+
+// healthz answers GET /healthz decoded.
+func healthz(t *testing.T, base string) map[string]any {
+	t.Helper()
+	res, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var h map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&h); err != nil {
+		t.Fatalf("healthz: %v", err)
+	}
+	return h
 }
