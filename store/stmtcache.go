@@ -36,11 +36,12 @@ func newReadPool(db *sql.DB) *readPool {
 func (p *readPool) stmt(ctx context.Context, q string) *sql.Stmt {
 	p.mu.Lock()
 	st, ok := p.stmts[q]
+	full := len(p.stmts) >= maxStatements
 	p.mu.Unlock()
 	if ok {
 		return st
 	}
-	if len(p.stmts) >= maxStatements {
+	if full {
 		return nil
 	}
 	st, err := p.DB.PrepareContext(ctx, q)
