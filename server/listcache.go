@@ -1,10 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -119,24 +115,4 @@ func (c *listCache) advance(gen int64) bool {
 func (c *listCache) reset(gen int64) {
 	clear(c.pages)
 	c.size, c.gen, c.writes = 0, gen, -1
-}
-
-// encodeOK is the bytes ok(w, data) would write.
-func encodeOK(data any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(envelope{Code: 0, Message: "success", Data: data}); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// writeOKBytes writes a success answer encoded by encodeOK.
-func writeOKBytes(w http.ResponseWriter, body []byte) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
 }

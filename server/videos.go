@@ -182,7 +182,7 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 		key = fmt.Sprintf("%d\x00%t\x00%d\x00%d\x00%s", f.CategoryID, f.ByViews, p.Page, p.Size, f.Keyword)
 		writes := s.store.Writes()
 		if body, ok := s.lists.fresh(writes, key); ok {
-			writeOKBytes(w, body)
+			writeJSONBytes(w, http.StatusOK, body)
 			return nil
 		}
 		var err error
@@ -191,7 +191,7 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.lists.confirm(gen, writes)
 		if body, ok := s.lists.get(gen, key); ok {
-			writeOKBytes(w, body)
+			writeJSONBytes(w, http.StatusOK, body)
 			return nil
 		}
 	}
@@ -219,12 +219,12 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 	if !public {
 		return ok(w, pageOf(p, list, total))
 	}
-	body, err := encodeOK(pageOf(p, list, total))
+	body, err := encodeJSON(envelope{Code: 0, Message: "success", Data: pageOf(p, list, total)})
 	if err != nil {
 		return err
 	}
 	s.lists.put(gen, key, body)
-	writeOKBytes(w, body)
+	writeJSONBytes(w, http.StatusOK, body)
 	return nil
 }
 
