@@ -95,19 +95,7 @@ func canEdit(u *store.User, v *store.Video) bool {
 	return u != nil && (u.IsAdmin() || u.ID == v.UserID)
 }
 
-// categoryNames maps every category id to its name (categories are few).
-func (s *Server) categoryNames(ctx context.Context) (map[int64]string, error) {
-	list, err := s.store.Categories(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := make(map[int64]string, len(list))
-	for _, c := range list {
-		names[c.ID] = c.Name
-	}
-	return names, nil
-}
-
+// categoryOf is the category a video shows, from store.CategoryNames.
 func categoryOf(id int64, names map[int64]string) *categoryRef {
 	name, found := names[id]
 	if id == 0 || !found {
@@ -196,11 +184,17 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
+	if !public {
+		var err error
+		if gen, err = s.store.ContentGeneration(r.Context()); err != nil {
+			return err
+		}
+	}
 	videos, total, err := s.store.ListVideos(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	names, err := s.categoryNames(r.Context())
+	names, err := s.store.CategoryNames(r.Context(), gen)
 	if err != nil {
 		return err
 	}

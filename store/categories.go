@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Category errors callers test with errors.Is.
@@ -184,4 +185,57 @@ func parentExists(ctx context.Context, tx *sql.Tx, parentID int64) error {
 		return ErrNoParent
 	}
 	return nil
+}
+
+// categoryNames keeps every category's name as of one content generation:
+// every page of videos names its videos' categories, and the table changes
+// far less often than once a page.
+type categoryNames struct {
+	mu    sync.Mutex
+	gen   int64
+	names map[int64]string
+}
+
+// CategoryNames maps every category's id to its name, as of content
+// generation gen or later (read gen first, with ContentGeneration). The
+// map is shared: callers must not change it.
+func (s *Store) CategoryNames(ctx context.Context, gen int64) (map[int64]string, error) {
+	c := s.catNames
+	c.mu.Lock()
+	names, at := c.names, c.gen
+	c.mu.Unlock()
+	if names != nil && at >= gen {
+		return names, nil
+	}
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("category names: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.read.txQueryRow(ctx, tx, "SELECT n FROM content_generation WHERE id = 1").Scan(&at); err != nil {
+		return nil, fmt.Errorf("category names: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id, name FROM categories")
+	if err != nil {
+		return nil, fmt.Errorf("category names: %w", err)
+	}
+	defer rows.Close()
+	names = map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("category names: %w", err)
+		}
+		names[id] = name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("category names: %w", err)
+	}
+	c.mu.Lock()
+	if at >= c.gen {
+		c.gen, c.names = at, names
+	}
+	c.mu.Unlock()
+	return names, nil
 }

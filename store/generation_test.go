@@ -87,3 +87,49 @@ func TestWritesCount(t *testing.T) {
 		}
 	}
 }
+
+// CategoryNames answers from its copy while the generation it was read at
+// is current, and reads the table again once a category changed.
+func TestCategoryNamesFollowChanges(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	names := func() map[int64]string {
+		t.Helper()
+		gen, err := s.ContentGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.CategoryNames(ctx, gen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := names(); len(m) != 0 {
+		t.Fatalf("no categories yet, got %v", m)
+	}
+	cat, err := s.CreateCategory(ctx, "电影", 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := names(); m[cat.ID] != "电影" || len(m) != 1 {
+		t.Fatalf("after create: %v", m)
+	}
+	name := "纪录片"
+	if _, err := s.UpdateCategory(ctx, cat.ID, CategoryChanges{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if m := names(); m[cat.ID] != "纪录片" {
+		t.Fatalf("after rename: %v", m)
+	}
+	if err := s.DeleteCategory(ctx, cat.ID); err != nil {
+		t.Fatal(err)
+	}
+	if m := names(); len(m) != 0 {
+		t.Fatalf("after delete: %v", m)
+	}
+	// An older generation than the kept copy's is answered from the copy.
+	if m, err := s.CategoryNames(ctx, 0); err != nil || len(m) != 0 {
+		t.Fatalf("older generation: %v, %v", m, err)
+	}
+}

@@ -32,6 +32,7 @@ type Store struct {
 
 	settings *settingsCache
 	anchors  *anchorCache // deep list pages (anchors.go)
+	catNames *categoryNames
 }
 
 // dsn builds a modernc DSN. busy_timeout comes first so that setting WAL on
@@ -70,7 +71,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	n := max(4, runtime.NumCPU()*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{write: &writePool{DB: w}, read: newReadPool(r), path: path, anchors: newAnchorCache()}
+	s := &Store{write: &writePool{DB: w}, read: newReadPool(r), path: path, anchors: newAnchorCache(), catNames: &categoryNames{}}
 	if s.settings, err = loadSettings(ctx, w); err != nil {
 		s.Close()
 		return nil, err
