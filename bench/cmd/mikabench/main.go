@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -1080,68 +1079,146 @@ func listAndSearch(c *config) []result {
 	if err := s.restart(); err != nil {
 		return fail("List and search", err)
 	}
-	// path, when set, is asked by every request; vary makes each request's
-	// own, so that hardly any two are alike and the server's kept pages
-	// (server/listcache.go) rarely answer: the cost of the queries.
+	// Each scenario is one path, or (with hi > 0) a path with %d drawn
+	// at random from lo..hi for every request, so that hardly any two are
+	// alike and the server's kept pages (server/listcache.go) rarely
+	// answer: the cost of the queries.
 	type scenario struct {
 		name, path string
-		vary       func(r *rand.Rand) string
+		lo, hi     int
 	}
-	same := func(p string) func(*rand.Rand) string { return func(*rand.Rand) string { return p } }
 	pages := (c.seedRows + 19) / 20
 	scs := []scenario{
-		{"list, newest first", "/api/videos", nil},
-		{"list, most viewed", "/api/videos?order=views", nil},
-		{"list, page 500", "/api/videos?page=500", nil},
-		{"list, one category", "/api/videos?category_id=3", nil},
+		{"list, newest first", "/api/videos", 0, 0},
+		{"list, most viewed", "/api/videos?order=views", 0, 0},
+		{"list, page 500", "/api/videos?page=500", 0, 0},
+		{"list, one category", "/api/videos?category_id=3", 0, 0},
 	}
 	for _, k := range bench.SeedKeywords() {
-		scs = append(scs, scenario{"search: " + k.Name + " (" + k.Keyword + ")", "/api/videos?keyword=" + urlQuery(k.Keyword), nil})
+		scs = append(scs, scenario{"search: " + k.Name + " (" + k.Keyword + ")", "/api/videos?keyword=" + urlQuery(k.Keyword), 0, 0})
 	}
 	scs = append(scs,
-		scenario{fmt.Sprintf("uncached: list, a random page of all %d", pages), fmt.Sprintf("/api/videos?page=<1–%d>", pages),
-			func(r *rand.Rand) string { return fmt.Sprintf("/api/videos?page=%d", 1+r.IntN(pages)) }},
-		scenario{fmt.Sprintf("uncached: list, most viewed, a random page of all %d", pages), fmt.Sprintf("/api/videos?order=views&page=<1–%d>", pages),
-			func(r *rand.Rand) string { return fmt.Sprintf("/api/videos?order=views&page=%d", 1+r.IntN(pages)) }},
-		scenario{"uncached: search, a random number as keyword", fmt.Sprintf("/api/videos?keyword=<100–%d>", c.seedRows-1),
-			func(r *rand.Rand) string {
-				return fmt.Sprintf("/api/videos?keyword=%d", 100+r.IntN(max(1, c.seedRows-100)))
-			}},
+		scenario{fmt.Sprintf("uncached: list, a random page of all %d", pages), "/api/videos?page=%d", 1, pages},
+		scenario{fmt.Sprintf("uncached: list, most viewed, a random page of all %d", pages), "/api/videos?order=views&page=%d", 1, pages},
+		scenario{"uncached: search, a random number as keyword", "/api/videos?keyword=%d", 100, c.seedRows - 1},
 	)
+	dir := filepath.Join(s.root, "wrk")
+	os.MkdirAll(dir, 0o755)
+	script := filepath.Join(dir, "latency.lua")
+	os.WriteFile(script, []byte(wrkLatencyLua), 0o644)
 	var out []result
 	for _, sc := range scs {
-		if sc.vary == nil {
-			sc.vary = same(sc.path)
+		name := fmt.Sprintf("%s at %d videos", sc.name, c.seedRows)
+		shown := sc.path
+		if sc.hi > 0 {
+			shown = strings.Replace(sc.path, "%d", fmt.Sprintf("<%d–%d>", sc.lo, sc.hi), 1)
 		}
-		lat, n, errs, err := loadGen(s.srv.Base(), sc.vary, 50, time.Duration(c.latSeconds)*time.Second)
-		if err != nil {
-			out = append(out, result{Name: fmt.Sprintf("%s at %d videos", sc.name, c.seedRows), Err: err.Error()})
+		// A second of warm-up, then the measured run; then one connection
+		// alone: what a request costs without queueing. (With 50 closed-loop
+		// connections, p99 ≤ 20 ms needs about 2,500 answers a second at the
+		// very least, more since latencies spread.)
+		run := func(conns, secs int) (wrkLatency, string, error) {
+			return runWrkLatency(s.srv.Base(), script, sc.path, sc.lo, sc.hi, conns, secs)
+		}
+		if _, _, err := run(50, 1); err != nil {
+			out = append(out, result{Name: name, Err: err.Error()})
 			continue
 		}
-		p50, p99 := pct(lat, .50), pct(lat, .99)
-		// One connection alone: what a request costs without queueing. (With
-		// 50 closed-loop connections, p99 ≤ 20 ms needs ≥ 2,500 answers a second.)
-		one, _, _, err := loadGen(s.srv.Base(), sc.vary, 1, time.Duration(max(1, c.latSeconds/2))*time.Second)
+		l, cmdline, err := run(50, c.latSeconds)
 		if err != nil {
-			out = append(out, result{Name: fmt.Sprintf("%s at %d videos", sc.name, c.seedRows), Err: err.Error()})
+			out = append(out, result{Name: name, Err: err.Error()})
+			continue
+		}
+		one, _, err := run(1, max(1, c.latSeconds/2))
+		if err != nil {
+			out = append(out, result{Name: name, Err: err.Error()})
 			continue
 		}
 		r := result{
-			Name:   fmt.Sprintf("%s at %d videos", sc.name, c.seedRows),
-			Figure: fmt.Sprintf("p99 %.1f ms (p50 %.1f ms, %.0f req/s; one connection alone: p99 %.1f ms)", ms(p99), ms(p50), float64(n)/float64(c.latSeconds), ms(pct(one, .99))),
+			Name:   name,
+			Figure: fmt.Sprintf("p99 %.1f ms (p50 %.1f ms, %.0f req/s; one connection alone: p99 %.1f ms)", l.p99, l.p50, l.rps, one.p99),
 			Target: "p99 ≤ 20 ms",
-			Met:    met(p99 <= 20*time.Millisecond && errs == 0),
-			Details: []string{fmt.Sprintf("%d requests, %d not 200, max %.1f ms; one connection alone: %d requests, p50 %.1f ms, p99 %.1f ms",
-				n, errs, ms(pct(lat, 1)), len(one), ms(pct(one, .5)), ms(pct(one, .99)))},
-			Commands: []string{fmt.Sprintf("GET %s — 50 connections, closed loop, %d s, after 1 s of warm-up (bench/cmd/mikabench loadGen)", sc.path, c.latSeconds),
+			Met:    met(l.p99 <= 20 && l.bad == 0),
+			Details: []string{fmt.Sprintf("%d requests, %d not 200 or failed, max %.1f ms; one connection alone: %d requests, p50 %.1f ms, p99 %.1f ms",
+				l.requests, l.bad, l.max, one.requests, one.p50, one.p99)},
+			Commands: []string{fmt.Sprintf("GET %s — %s, after 1 s of warm-up", shown, cmdline),
 				fmt.Sprintf("rows seeded straight into the database in %s (bench.Seed)", seedTook.Round(time.Millisecond))},
 		}
-		if errs > 0 {
-			r.Err = fmt.Sprintf("%d answers were not 200", errs)
+		if l.bad > 0 {
+			r.Err = fmt.Sprintf("%d answers were not 200", l.bad)
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// wrkLatencyLua asks MIKA_WRK_PATH, with %d replaced by a random number
+// from MIKA_WRK_LO..MIKA_WRK_HI when MIKA_WRK_HI is above 0 (each thread
+// its own random sequence), and prints one line of figures at the end.
+const wrkLatencyLua = `local path = os.getenv("MIKA_WRK_PATH")
+local lo = tonumber(os.getenv("MIKA_WRK_LO") or "0")
+local hi = tonumber(os.getenv("MIKA_WRK_HI") or "0")
+local threads = 0
+function setup(thread)
+  thread:set("seed", 7919 * threads + 1)
+  threads = threads + 1
+end
+function init(args)
+  math.randomseed(seed)
+  if hi > 0 then
+    request = function()
+      return wrk.format("GET", string.format(path, math.random(lo, hi)))
+    end
+  else
+    wrk.path = path
+  end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("MIKA-LATENCY %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    e.status + e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+`
+
+// wrkLatency is one wrk run's figures: latencies in milliseconds.
+type wrkLatency struct {
+	requests, bad int
+	rps           float64
+	p50, p99, max float64
+}
+
+// runWrkLatency runs wrk with conns connections (closed loop) for secs
+// against base+path (see wrkLatencyLua) and answers its figures and the
+// command line.
+func runWrkLatency(base, script, path string, lo, hi, conns, secs int) (wrkLatency, string, error) {
+	threads := min(2, conns)
+	args := []string{fmt.Sprintf("-t%d", threads), fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", secs), "-s", script, base}
+	cmd := exec.Command("wrk", args...)
+	env := []string{"MIKA_WRK_PATH=" + path, fmt.Sprintf("MIKA_WRK_LO=%d", lo), fmt.Sprintf("MIKA_WRK_HI=%d", hi)}
+	cmd.Env = append(os.Environ(), env...)
+	cmdline := strings.Join(env, " ") + " wrk " + strings.Join(args, " ")
+	outb, err := cmd.CombinedOutput()
+	if err != nil {
+		return wrkLatency{}, cmdline, fmt.Errorf("wrk: %v: %s", err, outb)
+	}
+	for _, line := range strings.Split(string(outb), "\n") {
+		f, ok := strings.CutPrefix(line, "MIKA-LATENCY ")
+		if !ok {
+			continue
+		}
+		var n, durUS, bad int
+		var p50, p99, mx float64
+		if _, err := fmt.Sscan(f, &n, &durUS, &bad, &p50, &p99, &mx); err != nil {
+			return wrkLatency{}, cmdline, fmt.Errorf("wrk's figures %q: %v", f, err)
+		}
+		if n == 0 || durUS == 0 {
+			return wrkLatency{}, cmdline, fmt.Errorf("wrk made no request: %s", outb)
+		}
+		return wrkLatency{requests: n, bad: bad, rps: float64(n) / (float64(durUS) / 1e6),
+			p50: p50 / 1000, p99: p99 / 1000, max: mx / 1000}, cmdline, nil
+	}
+	return wrkLatency{}, cmdline, fmt.Errorf("no figures in wrk's output: %s", outb)
 }
 
 func urlQuery(s string) string {
@@ -1154,74 +1231,6 @@ func urlQuery(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func pct(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(float64(len(s))*p))]
-}
-
-// loadGen runs conns closed-loop clients, each on its own keep-alive
-// connection, against base + path(r) for dur after a second of warm-up, and
-// answers every latency, the count and the number of answers that were not
-// 200. Each client draws its paths from its own random source.
-func loadGen(base string, path func(r *rand.Rand) string, conns int, dur time.Duration) ([]time.Duration, int, int, error) {
-	warm := time.Now().Add(time.Second)
-	end := warm.Add(dur)
-	var mu sync.Mutex
-	var all []time.Duration
-	bad := 0
-	var firstErr error
-	var wg sync.WaitGroup
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(i), 7))
-			hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}}
-			var mine []time.Duration
-			myBad := 0
-			for n := 0; n < 10_000_000; n++ {
-				t0 := time.Now()
-				if t0.After(end) {
-					break
-				}
-				res, err := hc.Get(base + path(rng))
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				took := time.Since(t0)
-				if t0.After(warm) {
-					mine = append(mine, took)
-					if res.StatusCode != 200 {
-						myBad++
-					}
-				}
-			}
-			mu.Lock()
-			all = append(all, mine...)
-			bad += myBad
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, 0, 0, firstErr
-	}
-	return all, len(all), bad, nil
 }
 
 // report writes RESULTS.md.
