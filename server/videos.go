@@ -25,7 +25,10 @@ const (
 	maxKeywordRunes     = 100
 )
 
-// categoryRef is a video's category as the API shows it.
+// categoryRef is a video's category as the API shows it: always an
+// object, as in the document, so that clients can read category.name
+// without a check; a video without a category shows {"id": 0, "name": ""}
+// (0 is the root, as for parent_id).
 type categoryRef struct {
 	ID   int64  `json:"id"`
 	Name string `json:"name"`
@@ -33,20 +36,20 @@ type categoryRef struct {
 
 // videoItem is one entry of the video list: the document's fields first.
 type videoItem struct {
-	ID              int64        `json:"id"`
-	Title           string       `json:"title"`
-	Description     string       `json:"description"`
-	Cover           string       `json:"cover"`
-	Duration        int64        `json:"duration"`
-	Views           int64        `json:"views"`
-	Category        *categoryRef `json:"category"`
-	CreatedAt       string       `json:"created_at"`
-	Status          int          `json:"status"`
-	TranscodeStatus string       `json:"transcode_status"`
-	Resolution      string       `json:"resolution"`
-	UserID          int64        `json:"user_id"`
-	Tags            []string     `json:"tags"`
-	Missing         bool         `json:"missing"`
+	ID              int64       `json:"id"`
+	Title           string      `json:"title"`
+	Description     string      `json:"description"`
+	Cover           string      `json:"cover"`
+	Duration        int64       `json:"duration"`
+	Views           int64       `json:"views"`
+	Category        categoryRef `json:"category"`
+	CreatedAt       string      `json:"created_at"`
+	Status          int         `json:"status"`
+	TranscodeStatus string      `json:"transcode_status"`
+	Resolution      string      `json:"resolution"`
+	UserID          int64       `json:"user_id"`
+	Tags            []string    `json:"tags"`
+	Missing         bool        `json:"missing"`
 	// TranscodeProgress is 0–100: the running task's progress, 100 once
 	// transcoded.
 	TranscodeProgress int `json:"transcode_progress"`
@@ -63,7 +66,7 @@ type videoDetail struct {
 	Resolution      string          `json:"resolution"`
 	FileSize        int64           `json:"file_size"`
 	Views           int64           `json:"views"`
-	Category        *categoryRef    `json:"category"`
+	Category        categoryRef     `json:"category"`
 	Tags            []string        `json:"tags"`
 	CreatedAt       string          `json:"created_at"`
 	Status          int             `json:"status"`
@@ -96,12 +99,12 @@ func canEdit(u *store.User, v *store.Video) bool {
 }
 
 // categoryOf is the category a video shows, from store.CategoryNames.
-func categoryOf(id int64, names map[int64]string) *categoryRef {
+func categoryOf(id int64, names map[int64]string) categoryRef {
 	name, found := names[id]
 	if id == 0 || !found {
-		return nil
+		return categoryRef{}
 	}
-	return &categoryRef{ID: id, Name: name}
+	return categoryRef{ID: id, Name: name}
 }
 
 // listVideos answers GET /api/videos. Anonymous callers and users see
@@ -278,7 +281,7 @@ func (s *Server) detailOf(ctx context.Context, u *store.User, v *store.Video) (v
 		c, err := s.store.CategoryByID(ctx, v.CategoryID)
 		switch {
 		case err == nil:
-			d.Category = &categoryRef{ID: c.ID, Name: c.Name}
+			d.Category = categoryRef{ID: c.ID, Name: c.Name}
 		case !errors.Is(err, store.ErrNotFound):
 			return d, err
 		}

@@ -270,6 +270,10 @@ test('the player plays with hls.js and offers qualities', async () => {
   await page.waitForSelector('video[data-playing="360"]', { timeout: 10000 });
   const title = await page.textContent('.watch h1');
   assert(title.includes('E2E 测试视频'), 'title shown: ' + title);
+  // Uploaded without a category: the API says {"id": 0, "name": ""} and the
+  // page names no category.
+  const catLinks = await page.$$('.watch .stats a[href^="/?category="]');
+  assert(catLinks.length === 0, 'an uncategorised video shows a category link');
   await shot('watch');
 });
 

@@ -169,6 +169,7 @@ export interface Video {
   cover: string;
   duration: number;
   views: number;
+  /** Always an object from this server; id 0 (name "") means no category. */
   category: { id: number; name: string } | null;
   created_at: string;
   status: number;

@@ -86,7 +86,7 @@ export function MyVideos() {
               <div class="muted">
                 <span class={'badge s' + v.status}>{videoStatusText(v.status)}</span>{' '}
                 {v.missing && <span class="badge s2">{t('video.missing')}</span>} {t('my.transcode')}: {taskStatusText(v.transcode_status)}
-                {v.category && <> · {v.category.name}</>} · {t('video.views', { n: v.views })} · {v.created_at}
+                {v.category?.id ? <> · {v.category.name}</> : null} · {t('video.views', { n: v.views })} · {v.created_at}
               </div>
               {v.status === 0 && typeof (v.transcode_progress ?? v.progress) === 'number' && (
                 <ProgressBar value={(v.transcode_progress ?? v.progress)!} />

@@ -45,12 +45,12 @@ export function Watch({ params }: { params: Record<string, string> }) {
       <h1>{v.title}</h1>
       <p class="muted stats">
         {t('video.views', { n: count(v.views) })} · {v.created_at}
-        {v.category && (
+        {v.category?.id ? (
           <>
             {' · '}
             <a href={'/?category=' + v.category.id}>{v.category.name}</a>
           </>
-        )}
+        ) : null}
         {v.resolution && <> · {v.resolution}</>}
         {v.duration > 0 && <> · {duration(v.duration)}</>}
         {v.file_size > 0 && <> · {bytes(v.file_size)}</>}
