@@ -219,8 +219,9 @@ type TaskEnd struct {
 
 // FinishTask ends a processing task and updates its video: completed
 // publishes it (or hides it when auto_publish is off), failed marks it
-// failed. ErrConflict when the task is no longer processing, ErrNotFound
-// when its video is gone.
+// failed. While webhook_url is set, the same transaction queues the end's
+// webhook delivery. ErrConflict when the task is no longer processing,
+// ErrNotFound when its video is gone.
 func (s *Store) FinishTask(ctx context.Context, id int64, end TaskEnd) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		t := now()
@@ -236,6 +237,12 @@ func (s *Store) FinishTask(ctx context.Context, id int64, end TaskEnd) error {
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrConflict
+		}
+		if s.Settings().WebhookURL != "" {
+			// The end and its webhook delivery commit together (webhooks.go).
+			if err := queueWebhook(ctx, tx, id, end.Status); err != nil {
+				return err
+			}
 		}
 		var videoID int64
 		if err := tx.QueryRowContext(ctx, "SELECT video_id FROM tasks WHERE id = ?", id).Scan(&videoID); err != nil {
