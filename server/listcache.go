@@ -33,8 +33,11 @@ type listCache struct {
 	now       func() time.Time
 }
 
-// maxListCacheBytes bounds the pages kept; when full the cache starts over.
-const maxListCacheBytes = 4 << 20
+// maxListCacheBytes bounds the pages kept (about 2,000 pages of 20
+// videos); when full, pages picked at random make room for a new one, so a
+// crowd asking for more distinct pages than fit still finds most of what
+// fits.
+const maxListCacheBytes = 16 << 20
 
 // maxUnconfirmed bounds how long the generation goes unread while this
 // process writes nothing.
@@ -86,14 +89,21 @@ func (c *listCache) put(gen int64, key string, body []byte) {
 	if !c.advance(gen) {
 		return
 	}
-	if c.size+len(body) > maxListCacheBytes {
-		c.reset(gen)
-		if len(body) > maxListCacheBytes {
-			return
-		}
+	if len(body) > maxListCacheBytes {
+		return
 	}
 	if old, ok := c.pages[key]; ok {
 		c.size -= len(old)
+		delete(c.pages, key)
+	}
+	// Go's map iteration starts at a random place: what it meets first
+	// is a random pick.
+	for k, b := range c.pages {
+		if c.size+len(body) <= maxListCacheBytes {
+			break
+		}
+		delete(c.pages, k)
+		c.size -= len(b)
 	}
 	c.pages[key] = body
 	c.size += len(body)

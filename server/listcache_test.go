@@ -105,11 +105,37 @@ func TestListCacheBounds(t *testing.T) {
 		t.Fatalf("size %d over the bound", c.size)
 	}
 	if _, ok := c.get(7, "e"); !ok {
-		t.Fatal("the newest page was not kept after starting over")
+		t.Fatal("the newest page was not kept")
 	}
 	c.put(7, "huge", make([]byte, maxListCacheBytes+1))
 	if _, ok := c.get(7, "huge"); ok || c.size > maxListCacheBytes {
 		t.Fatal("a page larger than the bound was kept")
+	}
+	if _, ok := c.get(7, "e"); !ok {
+		t.Fatal("a page too large to keep pushed out the others")
+	}
+
+	// Full of small pages: each new one pushes out only what it needs, so
+	// nearly all of them stay; the size is counted exactly throughout.
+	c = newListCache()
+	page := make([]byte, 8<<10)
+	n := maxListCacheBytes / len(page)
+	for i := range 2 * n {
+		c.put(1, fmt.Sprint(i), page)
+		if c.size > maxListCacheBytes || c.size != len(c.pages)*len(page) {
+			t.Fatalf("after %d pages: size %d for %d pages", i+1, c.size, len(c.pages))
+		}
+	}
+	if len(c.pages) != n {
+		t.Fatalf("%d pages kept, room for %d", len(c.pages), n)
+	}
+	if _, ok := c.get(1, fmt.Sprint(2*n-1)); !ok {
+		t.Fatal("the newest page was not kept")
+	}
+	// The same key again replaces its page instead of adding to the size.
+	c.put(1, fmt.Sprint(2*n-1), page[:100])
+	if c.size != (n-1)*len(page)+100 {
+		t.Fatalf("size %d after replacing a page", c.size)
 	}
 }
 
