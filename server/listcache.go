@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"sync"
 	"time"
 )
@@ -81,7 +82,8 @@ func (c *listCache) get(gen int64, key string) ([]byte, bool) {
 	return b, ok
 }
 
-// put files body under key at generation gen. A page built from an older
+// put files body under key at generation gen (its capacity counts against
+// the bound: it is what the page holds on to). A page built from an older
 // generation than the one held is dropped; a newer one starts over.
 func (c *listCache) put(gen int64, key string, body []byte) {
 	c.mu.Lock()
@@ -92,21 +94,24 @@ func (c *listCache) put(gen int64, key string, body []byte) {
 	if len(body) > maxListCacheBytes {
 		return
 	}
+	if cap(body) > len(body)+len(body)/8 {
+		body = bytes.Clone(body) // an encoder's buffer grows by doubling
+	}
 	if old, ok := c.pages[key]; ok {
-		c.size -= len(old)
+		c.size -= cap(old)
 		delete(c.pages, key)
 	}
 	// Go's map iteration starts at a random place: what it meets first
 	// is a random pick.
 	for k, b := range c.pages {
-		if c.size+len(body) <= maxListCacheBytes {
+		if c.size+cap(body) <= maxListCacheBytes {
 			break
 		}
 		delete(c.pages, k)
-		c.size -= len(b)
+		c.size -= cap(b)
 	}
 	c.pages[key] = body
-	c.size += len(body)
+	c.size += cap(body)
 }
 
 // advance moves the cache to generation gen, dropping every page when gen

@@ -133,7 +133,7 @@ func TestListCacheBounds(t *testing.T) {
 		t.Fatal("the newest page was not kept")
 	}
 	// The same key again replaces its page instead of adding to the size.
-	c.put(1, fmt.Sprint(2*n-1), page[:100])
+	c.put(1, fmt.Sprint(2*n-1), make([]byte, 100))
 	if c.size != (n-1)*len(page)+100 {
 		t.Fatalf("size %d after replacing a page", c.size)
 	}
