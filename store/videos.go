@@ -58,6 +58,10 @@ const videoColumns = `id, user_id, title, description, category_id, tags, status
 	source_path, source_name, file_size, duration, width, height, resolution, variants, playable,
 	has_cover, hls_bytes, views, library_id, missing, created_at, updated_at`
 
+// listColumns are videoColumns for list pages, which do not show the
+// variants: decoding their JSON cost more than the rest of a row.
+var listColumns = strings.Replace(videoColumns, "variants", "'[]'", 1)
+
 func scanVideo(row interface{ Scan(...any) error }) (*Video, error) {
 	var v Video
 	var tags, variants string
@@ -68,13 +72,34 @@ func scanVideo(row interface{ Scan(...any) error }) (*Video, error) {
 	if err != nil {
 		return nil, notFound(err)
 	}
-	if err := json.Unmarshal([]byte(tags), &v.Tags); err != nil || v.Tags == nil {
-		v.Tags = []string{}
-	}
-	if err := json.Unmarshal([]byte(variants), &v.Variants); err != nil || v.Variants == nil {
-		v.Variants = []Variant{}
+	v.Tags = decodeTags(tags)
+	v.Variants = []Variant{}
+	if variants != "" && variants != "[]" {
+		if err := json.Unmarshal([]byte(variants), &v.Variants); err != nil || v.Variants == nil {
+			v.Variants = []Variant{}
+		}
 	}
 	return &v, nil
+}
+
+// decodeTags reads the tags column, a JSON array of strings as
+// marshalTags writes it. Without a backslash no string holds a quote or an
+// escape, so splitting at "," is exact (list pages decode 20 of these per
+// request); anything else goes through encoding/json.
+func decodeTags(s string) []string {
+	if s == "" || s == "[]" {
+		return []string{}
+	}
+	if inner, ok := strings.CutPrefix(s, `["`); ok && !strings.Contains(s, `\`) {
+		if inner, ok = strings.CutSuffix(inner, `"]`); ok {
+			return strings.Split(inner, `","`)
+		}
+	}
+	var tags []string
+	if err := json.Unmarshal([]byte(s), &tags); err != nil || tags == nil {
+		return []string{}
+	}
+	return tags
 }
 
 // NewVideo is what CreateVideo needs.
@@ -260,7 +285,8 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// ListVideos answers a page of videos and the total that match f.
+// ListVideos answers a page of videos and the total that match f. A list
+// does not show variants: they are left empty (VideoByID has them).
 //
 // "Newest first" is id order: ids are handed out in creation order, so it
 // is created_at order, and every index already ends in the id. That lets a
@@ -297,7 +323,7 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 	var args []any
 	offset := f.Offset
 	if f.searchOnly() && !f.ByViews {
-		q = "SELECT " + prefixed("v", videoColumns) + ` FROM videos_fts f CROSS JOIN videos v ON v.id = f.rowid
+		q = "SELECT " + prefixed("v", listColumns) + ` FROM videos_fts f CROSS JOIN videos v ON v.id = f.rowid
 			WHERE videos_fts MATCH ?`
 		args = append(args, ftsPhrase(f.keyword()))
 		if !f.AnyStatus {
@@ -312,9 +338,9 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 				return nil, 0, err
 			}
 		}
-		q = "SELECT " + videoColumns + " FROM videos" + where + " ORDER BY id DESC"
+		q = "SELECT " + listColumns + " FROM videos" + where + " ORDER BY id DESC"
 		if f.ByViews {
-			q = "SELECT " + videoColumns + " FROM videos" + where + " ORDER BY views DESC, id DESC"
+			q = "SELECT " + listColumns + " FROM videos" + where + " ORDER BY views DESC, id DESC"
 		}
 	}
 	list, err = s.queryVideos(ctx, q+" LIMIT ? OFFSET ?", append(args, f.Limit, offset)...)
@@ -359,7 +385,10 @@ func (f VideoFilter) searchOnly() bool {
 func prefixed(t, columns string) string {
 	cols := strings.Split(columns, ",")
 	for i, c := range cols {
-		cols[i] = t + "." + strings.TrimSpace(c)
+		if c = strings.TrimSpace(c); !strings.HasPrefix(c, "'") { // a literal stays as it is
+			c = t + "." + c
+		}
+		cols[i] = c
 	}
 	return strings.Join(cols, ", ")
 }
@@ -625,12 +654,12 @@ func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]
 	args := []any{match}
 	switch {
 	case !f.ByViews:
-		q = "SELECT " + videoColumns + ` FROM videos WHERE id IN (SELECT -rowid FROM videos_pub_fts
+		q = "SELECT " + listColumns + ` FROM videos WHERE id IN (SELECT -rowid FROM videos_pub_fts
 			WHERE videos_pub_fts MATCH ? ORDER BY rowid LIMIT ? OFFSET ?) ORDER BY id DESC`
 		args = append(args, f.Limit, f.Offset)
 	case total <= bigResult:
 		// Few matches: look each up and sort them.
-		q = "SELECT " + prefixed("v", videoColumns) + ` FROM videos_pub_fts f CROSS JOIN videos v ON v.id = -f.rowid
+		q = "SELECT " + prefixed("v", listColumns) + ` FROM videos_pub_fts f CROSS JOIN videos v ON v.id = -f.rowid
 			WHERE videos_pub_fts MATCH ? ORDER BY v.views DESC, v.id DESC LIMIT ? OFFSET ?`
 		args = append(args, f.Limit, f.Offset)
 	default:
@@ -640,7 +669,7 @@ func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]
 		plain := f
 		plain.Keyword = ""
 		where, wargs := plain.where(false)
-		q = "SELECT " + videoColumns + " FROM videos" + where +
+		q = "SELECT " + listColumns + " FROM videos" + where +
 			` AND +id IN (SELECT -rowid FROM videos_pub_fts WHERE videos_pub_fts MATCH ?)
 			ORDER BY views DESC, id DESC LIMIT ? OFFSET ?`
 		args = append(wargs, match, f.Limit, f.Offset)

@@ -669,3 +669,33 @@ func checkPublicSearch(t *testing.T, s *Store, all []*Video, cats []int64, root,
 		}
 	}
 }
+
+// decodeTags reads back whatever marshalTags wrote, the quick split and
+// the encoding/json path alike.
+func TestDecodeTagsRoundTrip(t *testing.T) {
+	for _, tags := range [][]string{
+		nil,
+		{"动作"},
+		{"动作", "科幻", "a b"},
+		{`quote"d`, "x"},
+		{`a","b`},
+		{`back\slash`},
+		{"<html>&", "tab\tnew\nline"},
+		{"", "empty first"},
+		{","},
+	} {
+		got := decodeTags(marshalTags(tags))
+		want := tags
+		if want == nil {
+			want = []string{}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: got %q", tags, got)
+		}
+	}
+	for _, bad := range []string{"", "not json", `["unterminated`, "{}"} {
+		if got := decodeTags(bad); got == nil || len(got) != 0 {
+			t.Errorf("%q: got %q, want an empty list", bad, got)
+		}
+	}
+}
