@@ -3,14 +3,12 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -704,120 +702,6 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		if !routed[d] {
 			t.Errorf("openapi.json documents %s, which no route serves", d)
 		}
-	}
-}
-
-func TestWebhookSignedAndRetried(t *testing.T) {
-	e := newTestEnv(t)
-	ctx := context.Background()
-	_, root := e.createUser("root", true)
-	var mu sync.Mutex
-	var bodies [][]byte
-	var sigs []string
-	fail := 1 // answer 500 this many times
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		bodies = append(bodies, b)
-		sigs = append(sigs, r.Header.Get("X-Mika-Signature"))
-		if r.Header.Get("Content-Type") != "application/json" {
-			w.WriteHeader(415)
-			return
-		}
-		if fail > 0 {
-			fail--
-			w.WriteHeader(500)
-		}
-	}))
-	defer recv.Close()
-	e.srv.webhook.backoff = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}
-
-	var set settingsAnswer
-	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"webhook_url": recv.URL + "/hook"}, root)).into(t, &set)
-
-	v, taskID, err := e.store.CreateVideo(ctx, store.NewVideo{UserID: 1, Title: "Hooked"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A task that has not ended sends nothing.
-	e.srv.TaskEnded(ctx, taskID)
-	e.srv.webhook.wg.Wait()
-	if len(bodies) != 0 {
-		t.Fatalf("pending task delivered %s", bodies[0])
-	}
-	if _, err := e.store.ClaimTask(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.FinishTask(ctx, taskID, store.TaskEnd{Status: store.TaskFailed, Error: "no video stream"}); err != nil {
-		t.Fatal(err)
-	}
-	e.srv.TaskEnded(ctx, taskID)
-	e.srv.webhook.wg.Wait()
-
-	if len(bodies) != 2 {
-		t.Fatalf("want a failed try and a retry, got %d deliveries", len(bodies))
-	}
-	for i, b := range bodies {
-		m := hmac.New(sha256.New, []byte(set.WebhookSecret))
-		m.Write(b)
-		if want := hex.EncodeToString(m.Sum(nil)); sigs[i] != want {
-			t.Fatalf("delivery %d signature %q want %q", i, sigs[i], want)
-		}
-	}
-	var ev struct {
-		Event string `json:"event"`
-		Task  struct {
-			ID     int64  `json:"id"`
-			Status string `json:"status"`
-			Error  string `json:"error"`
-		} `json:"task"`
-		Video struct {
-			ID    int64  `json:"id"`
-			Title string `json:"title"`
-		} `json:"video"`
-	}
-	if err := json.Unmarshal(bodies[1], &ev); err != nil {
-		t.Fatal(err)
-	}
-	if ev.Event != "task.failed" || ev.Task.ID != taskID || ev.Task.Status != "failed" || ev.Task.Error != "no video stream" ||
-		ev.Video.ID != v.ID || ev.Video.Title != "Hooked" {
-		t.Fatalf("event %+v", ev)
-	}
-	var got settingsAnswer
-	e.mustOK(e.do("GET", "/api/admin/settings", nil, root)).into(t, &got)
-	if d := got.WebhookLastDelivery; d == nil || d.Status != 200 || d.Attempts != 2 || d.Error != "" || d.Event != "task.failed" || d.At == "" {
-		t.Fatalf("last delivery %+v", got.WebhookLastDelivery)
-	}
-
-	// A receiver that keeps failing is tried five times, then given up.
-	mu.Lock()
-	bodies, fail = nil, 100
-	mu.Unlock()
-	e.srv.TaskEnded(ctx, taskID)
-	e.srv.webhook.wg.Wait()
-	e.mustOK(e.do("GET", "/api/admin/settings", nil, root)).into(t, &got)
-	if d := got.WebhookLastDelivery; len(bodies) != 5 || d == nil || d.Status != 500 || d.Attempts != 5 || d.Error == "" {
-		t.Fatalf("%d tries, last delivery %+v", len(bodies), got.WebhookLastDelivery)
-	}
-	// The status survives a restart.
-	srv2, err := New(ctx, Config{Store: e.store, Data: e.data, Transcoder: e.fake})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := srv2.webhook.lastDelivery(); d == nil || d.Attempts != 5 {
-		t.Fatalf("after restart %+v", d)
-	}
-
-	// Off: nothing is sent.
-	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"webhook_url": ""}, root))
-	mu.Lock()
-	bodies = nil
-	mu.Unlock()
-	e.srv.TaskEnded(ctx, taskID)
-	e.srv.webhook.wg.Wait()
-	if len(bodies) != 0 {
-		t.Fatal("delivered with the webhook off")
 	}
 }
 

@@ -112,9 +112,16 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	}
 }
 
-// Start runs the server's periodic housekeeping until ctx ends or Shutdown.
+// Start runs the server's periodic housekeeping and the webhook sender
+// (which first resumes the deliveries a previous run left) until ctx ends
+// or Shutdown.
 func (s *Server) Start(ctx context.Context) {
 	ctx, s.stopJobs = context.WithCancel(ctx)
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		s.runWebhooks(ctx)
+	}()
 	jobs := []struct {
 		name  string
 		every time.Duration
@@ -143,7 +150,9 @@ func (s *Server) Start(ctx context.Context) {
 	}
 }
 
-// Shutdown stops the housekeeping jobs and waits for them.
+// Shutdown stops the housekeeping jobs and the webhook sender and waits
+// for them; a webhook try in flight is cut off, and deliveries waiting for
+// a retry stay in the outbox for the next start.
 func (s *Server) Shutdown() {
 	if s.stopJobs != nil {
 		s.stopJobs()

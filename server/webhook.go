@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"mika/store"
@@ -22,9 +21,18 @@ import (
 
 // The webhook: when a task ends (completed or failed), POST
 // {"event","task","video"} to the webhook_url setting, signed with
-// X-Mika-Signature = hex HMAC-SHA256(body, webhook_secret). Deliveries run
-// in the background with retries, so a slow or dead receiver never holds a
-// transcode worker.
+// X-Mika-Signature = hex HMAC-SHA256(body, webhook_secret).
+//
+// Deliveries are durable. store.FinishTask writes a row to webhook_outbox
+// in the transaction that ends the task (while webhook_url is set), so no
+// end is lost between the task's commit and its delivery. One dispatcher
+// goroutine (started by Server.Start) sends the due rows, each try in its
+// own goroutine so a slow receiver holds up neither the transcode workers
+// nor other deliveries. Between tries a row keeps its attempts and the time
+// of its next try: after a restart the remaining tries go on from there.
+// A row goes once delivered (any 2xx) or given up after the last try.
+// Delivery is at least once: a try cut off by a shutdown or a crash before
+// its row was updated is made again.
 
 // webhookDelivery is the outcome of the latest delivery, shown in the
 // settings answer.
@@ -39,19 +47,38 @@ type webhookDelivery struct {
 
 const webhookMetaKey = "webhook_last_delivery"
 
-// maxPendingWebhooks bounds deliveries waiting for retries; past it new
-// events are dropped with a warning rather than piling up goroutines.
+// maxPendingWebhooks bounds the deliveries waiting in the outbox; past it
+// the oldest are dropped with a warning, so a receiver that is gone for
+// weeks does not grow the database without end.
 const maxPendingWebhooks = 256
 
 type webhookSender struct {
 	client *http.Client
 	// backoff is the wait before each retry; len(backoff)+1 tries in all.
 	backoff []time.Duration
-	pending atomic.Int32
+	// max bounds the outbox (maxPendingWebhooks).
+	max int
+	// keepOff is how long deliveries wait while webhook_url is empty
+	// before they are dropped.
+	keepOff time.Duration
+	// recheck is how often the dispatcher looks again while deliveries wait
+	// for a webhook_url, and how long a delivery waits after a local error
+	// (the database, not the receiver, failed).
+	recheck time.Duration
+
+	wake chan struct{} // a task ended or a try finished: look at the outbox again
 
 	mu   sync.Mutex
 	last *webhookDelivery
-	wg   sync.WaitGroup
+	busy map[int64]bool // outbox rows with a try in flight
+	// ended lists the tries done since the dispatcher last read the outbox.
+	// Only the dispatcher clears busy, just before it reads the rows again,
+	// so it never takes a row as it was before its try's outcome was written.
+	ended []int64
+	hold  map[int64]int64 // outbox rows not to try before this (Unix ms) after a local error
+	// tries counts the tries in flight; the dispatcher waits for them
+	// before it returns.
+	tries sync.WaitGroup
 }
 
 func newWebhookSender() *webhookSender {
@@ -62,6 +89,12 @@ func newWebhookSender() *webhookSender {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		backoff: []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
+		max:     maxPendingWebhooks,
+		keepOff: 24 * time.Hour,
+		recheck: 30 * time.Second,
+		wake:    make(chan struct{}, 1),
+		busy:    map[int64]bool{},
+		hold:    map[int64]int64{},
 	}
 }
 
@@ -73,6 +106,14 @@ func (ws *webhookSender) lastDelivery() *webhookDelivery {
 	}
 	c := *ws.last
 	return &c
+}
+
+// poke wakes the dispatcher; it never blocks.
+func (ws *webhookSender) poke() {
+	select {
+	case ws.wake <- struct{}{}:
+	default:
+	}
 }
 
 type webhookTask struct {
@@ -106,72 +147,246 @@ type webhookEvent struct {
 	Video *webhookVideo `json:"video"`
 }
 
-// TaskEnded is the transcoder's hook for a task that finished: it sends
-// the webhook and re-measures storage. It returns at once; both happen in
-// the background.
+// TaskEnded is the transcoder's hook for a task that finished: it wakes
+// the webhook dispatcher (the delivery itself was queued with the task's
+// end) and re-measures storage. It returns at once.
 func (s *Server) TaskEnded(ctx context.Context, taskID int64) {
 	s.storage.kick() // a task's end adds or removes HLS output
-	if s.store.Settings().WebhookURL == "" {
-		return
-	}
-	ws := s.webhook
-	if ws.pending.Add(1) > maxPendingWebhooks {
-		ws.pending.Add(-1)
-		s.log.Warn("webhook backlog full; event dropped", slog.Int64("task_id", taskID))
-		return
-	}
-	ws.wg.Add(1)
-	go func() {
-		defer ws.wg.Done()
-		defer ws.pending.Add(-1)
-		s.deliverTaskEvent(context.WithoutCancel(ctx), taskID)
-	}()
+	s.webhook.poke()
 }
 
-func (s *Server) deliverTaskEvent(ctx context.Context, taskID int64) {
-	body, event, err := s.taskEventBody(ctx, taskID)
+// runWebhooks is the dispatcher: it sends the outbox's due deliveries
+// until ctx ends, then waits for the tries in flight, which ctx cuts off.
+// What is left stays in the outbox for the next start.
+func (s *Server) runWebhooks(ctx context.Context) {
+	ws := s.webhook
+	defer ws.tries.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait := s.dispatchWebhooks(ctx)
+		var due <-chan time.Time
+		if wait >= 0 {
+			timer.Reset(wait)
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ws.wake:
+		case <-due:
+		}
+	}
+}
+
+// dispatchWebhooks starts a try for every due delivery and answers how
+// long until the next one is due; -1 when nothing waits on a timer (the
+// outbox is empty, or every row has a try in flight, which pokes when done).
+func (s *Server) dispatchWebhooks(ctx context.Context) time.Duration {
+	ws := s.webhook
+	ws.mu.Lock()
+	for _, id := range ws.ended {
+		delete(ws.busy, id)
+	}
+	ws.ended = ws.ended[:0]
+	ws.mu.Unlock()
+	rows, err := s.store.PendingWebhooks(ctx)
 	if err != nil {
-		if !errors.Is(err, errNoEvent) {
-			s.log.Warn("webhook event", slog.Int64("task_id", taskID), slog.Any("err", err))
+		if ctx.Err() == nil {
+			s.log.Warn("webhook outbox", slog.Any("err", err))
+		}
+		return ws.recheck
+	}
+	if over := len(rows) - ws.max; over > 0 {
+		s.dropWebhooks(ctx, rows[:over], "webhook backlog full; oldest deliveries dropped")
+		rows = rows[over:]
+	}
+	set := s.store.Settings()
+	now := time.Now().UnixMilli()
+	wait := time.Duration(-1)
+	soon := func(ms int64) {
+		if d := time.Duration(ms) * time.Millisecond; wait < 0 || d < wait {
+			wait = d
+		}
+	}
+	var gone, expired []store.PendingWebhook
+	ws.mu.Lock()
+	live := make(map[int64]bool, len(rows))
+	for _, p := range rows {
+		live[p.ID] = true
+	}
+	for id := range ws.hold {
+		if !live[id] {
+			delete(ws.hold, id)
+		}
+	}
+	ws.mu.Unlock()
+	for _, p := range rows {
+		ws.mu.Lock()
+		busy, held := ws.busy[p.ID], ws.hold[p.ID]
+		ws.mu.Unlock()
+		if busy {
+			continue
+		}
+		if len(p.Body) == 0 {
+			// Built once, as close to the task's end as can be: every try,
+			// before and after a restart, sends the same signed bytes.
+			body, err := s.webhookBody(ctx, p)
+			if errors.Is(err, errNoEvent) {
+				gone = append(gone, p)
+				continue
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("webhook event", slog.Int64("task_id", p.TaskID), slog.Any("err", err))
+				}
+				soon(ws.recheck.Milliseconds())
+				continue
+			}
+			p.Body = body
+		}
+		if set.WebhookURL == "" {
+			// Off: kept for a while, in case it was turned off by mistake
+			// or to change the receiver; sent once a URL is set again.
+			expires := p.CreatedAt + ws.keepOff.Milliseconds()
+			if now >= expires {
+				expired = append(expired, p)
+				continue
+			}
+			soon(min(ws.recheck.Milliseconds(), expires-now))
+			continue
+		}
+		if next := max(p.NextAt, held); next > now {
+			soon(next - now)
+			continue
+		}
+		ws.mu.Lock()
+		ws.busy[p.ID] = true
+		ws.mu.Unlock()
+		ws.tries.Add(1)
+		go func() {
+			defer ws.tries.Done()
+			s.tryWebhook(ctx, p)
+		}()
+	}
+	s.dropWebhooks(ctx, expired, "webhook off; undelivered events dropped")
+	if len(gone) > 0 {
+		// The task was deleted, or retried, before its event was built.
+		s.dropWebhooks(ctx, gone, "")
+	}
+	return wait
+}
+
+// dropWebhooks deletes outbox rows that will not be sent, with a warning
+// naming their tasks unless warning is "".
+func (s *Server) dropWebhooks(ctx context.Context, rows []store.PendingWebhook, warning string) {
+	if len(rows) == 0 {
+		return
+	}
+	ids, tasks := make([]int64, len(rows)), make([]int64, len(rows))
+	for i, p := range rows {
+		ids[i], tasks[i] = p.ID, p.TaskID
+	}
+	if err := s.store.DeleteWebhooks(ctx, ids...); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("webhook outbox", slog.Any("err", err))
 		}
 		return
 	}
+	if warning != "" {
+		s.log.Warn(warning, slog.Int("count", len(rows)), slog.Any("task_ids", tasks))
+	}
+}
+
+// webhookBody builds and stores the body of a pending delivery. errNoEvent
+// when its task is gone or no longer ended the way the row says.
+func (s *Server) webhookBody(ctx context.Context, p store.PendingWebhook) ([]byte, error) {
+	body, event, err := s.taskEventBody(ctx, p.TaskID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errNoEvent
+	case err != nil:
+		return nil, err
+	case event != webhookEventName(p.TaskStatus):
+		return nil, errNoEvent
+	}
+	if err := s.store.SetWebhookBody(ctx, p.ID, body); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNoEvent
+		}
+		return nil, err
+	}
+	return body, nil
+}
+
+func webhookEventName(taskStatus string) string { return "task." + taskStatus }
+
+// tryWebhook makes one try of a due delivery and records its outcome: the
+// row goes when delivered or given up, or keeps its attempts and the time
+// of its next try.
+func (s *Server) tryWebhook(ctx context.Context, p store.PendingWebhook) {
 	ws := s.webhook
-	d := webhookDelivery{Event: event, TaskID: taskID}
-	for try := 0; ; try++ {
-		set, err := s.ensureWebhookSecret(ctx)
-		if err != nil {
+	// Once a try was made its outcome is written, shutdown or not.
+	bg := context.WithoutCancel(ctx)
+	held := false
+	defer func() {
+		ws.mu.Lock()
+		ws.ended = append(ws.ended, p.ID)
+		if held {
+			ws.hold[p.ID] = time.Now().Add(ws.recheck).UnixMilli()
+		}
+		ws.mu.Unlock()
+		ws.poke()
+	}()
+	set, err := s.ensureWebhookSecret(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
 			s.log.Warn("webhook secret", slog.Any("err", err))
+			held = true
+		}
+		return
+	}
+	if set.WebhookURL == "" {
+		return // turned off meanwhile; the dispatcher keeps the row
+	}
+	d := webhookDelivery{Event: webhookEventName(p.TaskStatus), TaskID: p.TaskID, Attempts: p.Attempts + 1}
+	d.Status, err = ws.post(ctx, set.WebhookURL, set.WebhookSecret, d.Event, p.Body)
+	if err != nil && ctx.Err() != nil {
+		return // cut off by shutdown: not a try; the row waits for the next start
+	}
+	var de *deliveryError
+	if errors.As(err, &de) {
+		d.Error = de.reason
+	}
+	if err != nil && p.Attempts < len(ws.backoff) {
+		next := time.Now().Add(ws.backoff[p.Attempts]).UnixMilli()
+		if err := s.store.WebhookTried(bg, p.ID, d.Attempts, next); err != nil {
+			if !errors.Is(err, store.ErrNotFound) { // dropped meanwhile
+				s.log.Warn("webhook outbox", slog.Any("err", err))
+				held = true
+			}
 			return
 		}
-		if set.WebhookURL == "" {
-			return // turned off meanwhile
-		}
-		d.Attempts = try + 1
-		d.Status, err = ws.post(ctx, set.WebhookURL, set.WebhookSecret, event, body)
-		d.Error = ""
-		var de *deliveryError
-		if errors.As(err, &de) {
-			d.Error = de.reason
-		}
-		if err == nil || try >= len(ws.backoff) {
-			break
-		}
-		s.log.Info("webhook delivery failed; will retry", slog.Int64("task_id", taskID),
+		s.log.Info("webhook delivery failed; will retry", slog.Int64("task_id", p.TaskID),
 			slog.Int("attempt", d.Attempts), slog.Int("status", d.Status), slog.Any("err", err))
-		time.Sleep(ws.backoff[try])
+		return
+	}
+	if err := s.store.DeleteWebhooks(bg, p.ID); err != nil {
+		// Sent (or given up) but still queued: tried again after a pause.
+		s.log.Warn("webhook outbox", slog.Any("err", err))
+		held = true
 	}
 	d.At = store.FormatTime(time.Now().Unix())
 	ws.mu.Lock()
 	ws.last = &d
 	ws.mu.Unlock()
 	if b, err := json.Marshal(d); err == nil {
-		if err := s.store.SetMeta(ctx, webhookMetaKey, string(b)); err != nil {
+		if err := s.store.SetMeta(bg, webhookMetaKey, string(b)); err != nil {
 			s.log.Warn("store webhook status", slog.Any("err", err))
 		}
 	}
 	if d.Error != "" {
-		s.log.Warn("webhook delivery gave up", slog.Int64("task_id", taskID), slog.Int("attempts", d.Attempts),
+		s.log.Warn("webhook delivery gave up", slog.Int64("task_id", p.TaskID), slog.Int("attempts", d.Attempts),
 			slog.Int("status", d.Status), slog.String("err", d.Error))
 	}
 }

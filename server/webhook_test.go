@@ -1,0 +1,420 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"mika/store"
+)
+
+// hookReceiver is a webhook receiver that fails the first fail tries, or
+// every try while block is set holds each request until released.
+type hookReceiver struct {
+	*httptest.Server
+	mu    sync.Mutex
+	fail  int
+	block chan struct{}
+	got   []hookRequest
+	// before, when set, runs on each request before it is answered, with
+	// the number of requests so far.
+	before func(n int)
+}
+
+type hookRequest struct {
+	at   int64 // Unix ms
+	body []byte
+	sig  string
+	ok   bool
+}
+
+func newHookReceiver(t *testing.T, fail int) *hookReceiver {
+	h := &hookReceiver{fail: fail}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		block := h.block
+		req := hookRequest{at: time.Now().UnixMilli(), body: b, sig: r.Header.Get("X-Mika-Signature"),
+			ok: h.fail <= 0 && r.Header.Get("Content-Type") == "application/json" && r.Header.Get("X-Mika-Event") != ""}
+		if h.fail > 0 {
+			h.fail--
+		}
+		h.got = append(h.got, req)
+		before, n := h.before, len(h.got)
+		h.mu.Unlock()
+		if before != nil {
+			before(n)
+		}
+		if block != nil {
+			<-block
+		}
+		if !req.ok {
+			w.WriteHeader(500)
+		}
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *hookReceiver) requests() []hookRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]hookRequest(nil), h.got...)
+}
+
+// hookEnv is a test server with fast webhook retries and its webhook_url set.
+func hookEnv(t *testing.T, url string) *testEnv {
+	e := newTestEnv(t)
+	fastHooks(e.srv)
+	setHookURL(t, e, url)
+	return e
+}
+
+func fastHooks(s *Server) {
+	s.webhook.backoff = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}
+	s.webhook.recheck = 20 * time.Millisecond
+}
+
+func setHookURL(t *testing.T, e *testEnv, url string) {
+	t.Helper()
+	set := e.store.Settings()
+	set.WebhookURL = url
+	if err := e.store.SaveSettings(context.Background(), set); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs e's server until the test ends.
+func (e *testEnv) start() {
+	e.srv.Start(context.Background())
+	e.t.Cleanup(e.srv.Shutdown)
+}
+
+// endTask queues a video and ends its task as status, as the transcoder
+// does, and answers the task id.
+func endTask(t *testing.T, e *testEnv, title, status string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	_, id, err := e.store.CreateVideo(ctx, store.NewVideo{UserID: 1, Title: title})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task, err := e.store.ClaimTask(ctx); err != nil || task.ID != id {
+		t.Fatalf("claim %v (%v)", task, err)
+	}
+	end := store.TaskEnd{Status: status}
+	if status == store.TaskFailed {
+		end.Error = "no video stream"
+	}
+	if err := e.store.FinishTask(ctx, id, end); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.TaskEnded(ctx, id)
+	return id
+}
+
+// waitFor polls cond until it holds; it fails the test after 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+func outbox(t *testing.T, e *testEnv) []store.PendingWebhook {
+	t.Helper()
+	rows, err := e.store.PendingWebhooks(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func waitOutboxEmpty(t *testing.T, e *testEnv) {
+	t.Helper()
+	waitFor(t, "an empty outbox", func() bool { return len(outbox(t, e)) == 0 })
+}
+
+func TestWebhookGivesUpAndRecordsIt(t *testing.T) {
+	recv := newHookReceiver(t, 100)
+	e := hookEnv(t, recv.URL)
+	e.start()
+	id := endTask(t, e, "Doomed", store.TaskCompleted)
+	waitOutboxEmpty(t, e)
+	if n := len(recv.requests()); n != 5 {
+		t.Fatalf("%d tries, want 5", n)
+	}
+	d := e.srv.webhook.lastDelivery()
+	if d == nil || d.TaskID != id || d.Status != 500 || d.Attempts != 5 || d.Error != "the receiver answered 500" ||
+		d.Event != "task.completed" || d.At == "" {
+		t.Fatalf("last delivery %+v", d)
+	}
+	// The outcome survives a restart.
+	srv2, err := New(context.Background(), Config{Store: e.store, Data: e.data, Transcoder: e.fake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2 := srv2.webhook.lastDelivery(); d2 == nil || *d2 != *d {
+		t.Fatalf("after restart %+v, want %+v", d2, d)
+	}
+}
+
+// A receiver that fails once gets the same signed body again, and the
+// settings answer shows the delivery that went through.
+func TestWebhookSignedAndRetried(t *testing.T) {
+	recv := newHookReceiver(t, 1)
+	e := newTestEnv(t)
+	fastHooks(e.srv)
+	e.srv.webhook.backoff[0] = 150 * time.Millisecond
+	_, root := e.createUser("root", true)
+	var set settingsAnswer
+	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"webhook_url": recv.URL + "/hook"}, root)).into(t, &set)
+	// Between the tries the outbox holds the count and the time of the next.
+	var mu sync.Mutex
+	var between []store.PendingWebhook
+	recv.before = func(n int) {
+		if n == 2 {
+			rows, _ := e.store.PendingWebhooks(context.Background())
+			mu.Lock()
+			between = rows
+			mu.Unlock()
+		}
+	}
+	e.start()
+	id := endTask(t, e, "Hooked", store.TaskFailed)
+	waitOutboxEmpty(t, e)
+	first := recv.requests()[0]
+	mu.Lock()
+	defer mu.Unlock()
+	if len(between) != 1 {
+		t.Fatalf("outbox at the retry %+v", between)
+	}
+	row := between[0]
+	if row.TaskID != id || row.Attempts != 1 || row.NextAt < first.at+150 || !bytes.Equal(row.Body, first.body) {
+		t.Fatalf("pending %+v after a try at %d", row, first.at)
+	}
+
+	got := recv.requests()
+	if len(got) != 2 || !got[1].ok || got[1].at < row.NextAt {
+		t.Fatalf("want a failed try and a retry not before %d, got %+v", row.NextAt, got)
+	}
+	for i, r := range got {
+		m := hmac.New(sha256.New, []byte(set.WebhookSecret))
+		m.Write(r.body)
+		if want := hex.EncodeToString(m.Sum(nil)); r.sig != want {
+			t.Fatalf("try %d signature %q want %q", i, r.sig, want)
+		}
+	}
+	if !bytes.Equal(got[0].body, got[1].body) {
+		t.Fatalf("retry sent another body:\n%s\n%s", got[0].body, got[1].body)
+	}
+	var ev struct {
+		Event string `json:"event"`
+		Task  struct {
+			ID     int64  `json:"id"`
+			Status string `json:"status"`
+			Error  string `json:"error"`
+		} `json:"task"`
+		Video struct {
+			Title string `json:"title"`
+		} `json:"video"`
+	}
+	if err := json.Unmarshal(got[1].body, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Event != "task.failed" || ev.Task.ID != id || ev.Task.Status != "failed" || ev.Task.Error != "no video stream" ||
+		ev.Video.Title != "Hooked" {
+		t.Fatalf("event %+v", ev)
+	}
+	var answer settingsAnswer
+	e.mustOK(e.do("GET", "/api/admin/settings", nil, root)).into(t, &answer)
+	if d := answer.WebhookLastDelivery; d == nil || d.Status != 200 || d.Attempts != 2 || d.Error != "" || d.Event != "task.failed" {
+		t.Fatalf("last delivery %+v", answer.WebhookLastDelivery)
+	}
+}
+
+// Deliveries left by a stopped server go out after the next start, once
+// each: one waiting for its retry keeps its count and is not sent early,
+// and one never tried (the process stopped right after the task ended)
+// goes out at once.
+func TestWebhookResumesAfterRestart(t *testing.T) {
+	recv := newHookReceiver(t, 1)
+	e := hookEnv(t, recv.URL)
+	e.srv.webhook.backoff[0] = time.Hour
+	e.start()
+	retriedID := endTask(t, e, "Retried", store.TaskCompleted)
+	waitFor(t, "the first try recorded", func() bool { rows := outbox(t, e); return len(rows) == 1 && rows[0].Attempts == 1 })
+	e.srv.Shutdown()
+	retried := outbox(t, e)[0]
+	// Ended while no sender runs: queued, not sent.
+	freshID := endTask(t, e, "Fresh", store.TaskFailed)
+	if rows := outbox(t, e); len(rows) != 2 || rows[1].TaskID != freshID || rows[1].Attempts != 0 {
+		t.Fatalf("outbox %+v", rows)
+	}
+	if n := len(recv.requests()); n != 1 {
+		t.Fatalf("%d requests before the restart", n)
+	}
+
+	e2 := reopen(t, e)
+	fastHooks(e2.srv)
+	// The server was down until shortly before the retry is due.
+	retried.NextAt = time.Now().Add(400 * time.Millisecond).UnixMilli()
+	if err := e2.store.WebhookTried(context.Background(), retried.ID, retried.Attempts, retried.NextAt); err != nil {
+		t.Fatal(err)
+	}
+	e2.start()
+	waitFor(t, "the fresh delivery", func() bool { d := e2.srv.webhook.lastDelivery(); return d != nil && d.TaskID == freshID })
+	if d := e2.srv.webhook.lastDelivery(); d.Attempts != 1 || d.Status != 200 {
+		t.Fatalf("fresh delivery %+v", d)
+	}
+	waitOutboxEmpty(t, e2)
+	time.Sleep(50 * time.Millisecond) // anything sent twice would arrive by now
+	got := recv.requests()
+	if len(got) != 3 || !got[1].ok || !got[2].ok {
+		t.Fatalf("want the failed try and two deliveries, got %+v", got)
+	}
+	var fresh, again hookRequest
+	for _, r := range got[1:] {
+		var ev webhookEvent
+		if err := json.Unmarshal(r.body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Task.ID {
+		case freshID:
+			fresh = r
+		case retriedID:
+			again = r
+		}
+	}
+	if fresh.body == nil || again.body == nil {
+		t.Fatalf("deliveries %+v", got)
+	}
+	if again.at < retried.NextAt || !bytes.Equal(again.body, retried.Body) {
+		t.Fatalf("resumed try at %d (due %d), same body %v", again.at, retried.NextAt, bytes.Equal(again.body, retried.Body))
+	}
+	// The retry's count goes on from before the restart.
+	d := e2.srv.webhook.lastDelivery()
+	if d == nil || d.TaskID != retriedID || d.Attempts != 2 || d.Status != 200 || d.Error != "" {
+		t.Fatalf("last delivery %+v", d)
+	}
+}
+
+func TestWebhookShutdownDoesNotWait(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		block    bool // the receiver holds the request (a try in flight)
+		attempts int  // what the outbox row keeps
+	}{
+		{"receiver hangs", true, 0},
+		{"waiting for a retry", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recv := newHookReceiver(t, 100)
+			release := make(chan struct{})
+			if tc.block {
+				recv.mu.Lock()
+				recv.block = release
+				recv.mu.Unlock()
+			}
+			defer close(release)
+			e := hookEnv(t, recv.URL)
+			e.srv.webhook.backoff[0] = time.Hour
+			e.srv.Start(context.Background())
+			id := endTask(t, e, "Held", store.TaskCompleted)
+			waitFor(t, "the first try", func() bool { return len(recv.requests()) == 1 })
+			if !tc.block {
+				waitFor(t, "the try recorded", func() bool { rows := outbox(t, e); return len(rows) == 1 && rows[0].Attempts == 1 })
+			}
+			began := time.Now()
+			e.srv.Shutdown()
+			if took := time.Since(began); took > time.Second {
+				t.Fatalf("shutdown took %v", took)
+			}
+			// A try cut off is not counted; the row waits for the next start.
+			if rows := outbox(t, e); len(rows) != 1 || rows[0].TaskID != id || rows[0].Attempts != tc.attempts {
+				t.Fatalf("outbox after shutdown %+v", rows)
+			}
+		})
+	}
+}
+
+// With webhook_url emptied, pending deliveries wait (and go out when a URL
+// is set again) until keepOff, then are dropped; a task that ends while
+// the webhook is off queues nothing.
+func TestWebhookOffKeepsThenDrops(t *testing.T) {
+	t.Run("kept while off", func(t *testing.T) {
+		recv := newHookReceiver(t, 0)
+		e := hookEnv(t, recv.URL)
+		kept := endTask(t, e, "Kept", store.TaskCompleted)
+		setHookURL(t, e, "")
+		endTask(t, e, "Unsent", store.TaskCompleted)
+		e.start()
+		waitFor(t, "the event built", func() bool { rows := outbox(t, e); return len(rows) == 1 && len(rows[0].Body) > 0 })
+		time.Sleep(60 * time.Millisecond) // a few passes of the dispatcher
+		if n := len(recv.requests()); n != 0 {
+			t.Fatalf("%d requests with the webhook off", n)
+		}
+		if rows := outbox(t, e); len(rows) != 1 || rows[0].TaskID != kept || rows[0].Attempts != 0 {
+			t.Fatalf("outbox while off %+v", rows)
+		}
+		setHookURL(t, e, recv.URL)
+		waitOutboxEmpty(t, e)
+		if got := recv.requests(); len(got) != 1 || !got[0].ok {
+			t.Fatalf("after turning it on again %+v", got)
+		}
+	})
+	t.Run("dropped after keepOff", func(t *testing.T) {
+		recv := newHookReceiver(t, 0)
+		e := hookEnv(t, recv.URL)
+		e.srv.webhook.keepOff = 100 * time.Millisecond
+		endTask(t, e, "Dropped", store.TaskCompleted)
+		setHookURL(t, e, "")
+		e.start()
+		waitOutboxEmpty(t, e)
+		setHookURL(t, e, recv.URL)
+		time.Sleep(60 * time.Millisecond)
+		if n := len(recv.requests()); n != 0 {
+			t.Fatalf("%d requests, want the dropped delivery unsent", n)
+		}
+	})
+}
+
+// Past the bound the oldest deliveries go; one whose task was deleted
+// before its event was built is dropped.
+func TestWebhookBacklogBound(t *testing.T) {
+	recv := newHookReceiver(t, 0)
+	e := hookEnv(t, recv.URL)
+	e.srv.webhook.max = 2
+	oldest := endTask(t, e, "Oldest", store.TaskCompleted)
+	deleted := endTask(t, e, "Deleted", store.TaskCompleted)
+	newest := endTask(t, e, "Newest", store.TaskFailed)
+	task, err := e.store.TaskByID(context.Background(), deleted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.DeleteVideo(context.Background(), task.VideoID); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	waitOutboxEmpty(t, e)
+	time.Sleep(20 * time.Millisecond)
+	got := recv.requests()
+	if len(got) != 1 {
+		t.Fatalf("%d deliveries, want the newest only", len(got))
+	}
+	var ev webhookEvent
+	if err := json.Unmarshal(got[0].body, &ev); err != nil || ev.Task.ID != newest || ev.Event != "task.failed" {
+		t.Fatalf("delivered %s (%v), want task %d (oldest %d dropped)", got[0].body, err, newest, oldest)
+	}
+}
