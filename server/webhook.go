@@ -198,7 +198,7 @@ func (s *Server) dispatchWebhooks(ctx context.Context) time.Duration {
 		return ws.recheck
 	}
 	if over := len(rows) - ws.max; over > 0 {
-		s.dropWebhooks(ctx, rows[:over], "webhook backlog full; oldest deliveries dropped")
+		s.dropWebhooks(ctx, rows[:over], slog.LevelWarn, "webhook backlog full; oldest deliveries dropped")
 		rows = rows[over:]
 	}
 	set := s.store.Settings()
@@ -269,17 +269,16 @@ func (s *Server) dispatchWebhooks(ctx context.Context) time.Duration {
 			s.tryWebhook(ctx, p)
 		}()
 	}
-	s.dropWebhooks(ctx, expired, "webhook off; undelivered events dropped")
-	if len(gone) > 0 {
-		// The task was deleted, or retried, before its event was built.
-		s.dropWebhooks(ctx, gone, "")
-	}
+	s.dropWebhooks(ctx, expired, slog.LevelWarn, "webhook_url empty; events undelivered for a day dropped")
+	// The task was deleted, or retried, before its event was built (only
+	// after a restart does that take more than milliseconds).
+	s.dropWebhooks(ctx, gone, slog.LevelInfo, "webhook events no longer apply; dropped")
 	return wait
 }
 
-// dropWebhooks deletes outbox rows that will not be sent, with a warning
-// naming their tasks unless warning is "".
-func (s *Server) dropWebhooks(ctx context.Context, rows []store.PendingWebhook, warning string) {
+// dropWebhooks deletes outbox rows that will not be sent and logs msg
+// with their tasks.
+func (s *Server) dropWebhooks(ctx context.Context, rows []store.PendingWebhook, level slog.Level, msg string) {
 	if len(rows) == 0 {
 		return
 	}
@@ -293,9 +292,7 @@ func (s *Server) dropWebhooks(ctx context.Context, rows []store.PendingWebhook, 
 		}
 		return
 	}
-	if warning != "" {
-		s.log.Warn(warning, slog.Int("count", len(rows)), slog.Any("task_ids", tasks))
-	}
+	s.log.Log(ctx, level, msg, slog.Int("count", len(rows)), slog.Any("task_ids", tasks))
 }
 
 // webhookBody builds and stores the body of a pending delivery. errNoEvent

@@ -7,9 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -396,6 +399,8 @@ func TestWebhookBacklogBound(t *testing.T) {
 	recv := newHookReceiver(t, 0)
 	e := hookEnv(t, recv.URL)
 	e.srv.webhook.max = 2
+	var logs lockedBuffer
+	e.srv.log = slog.New(slog.NewTextHandler(&logs, nil))
 	oldest := endTask(t, e, "Oldest", store.TaskCompleted)
 	deleted := endTask(t, e, "Deleted", store.TaskCompleted)
 	newest := endTask(t, e, "Newest", store.TaskFailed)
@@ -417,4 +422,24 @@ func TestWebhookBacklogBound(t *testing.T) {
 	if err := json.Unmarshal(got[0].body, &ev); err != nil || ev.Task.ID != newest || ev.Event != "task.failed" {
 		t.Fatalf("delivered %s (%v), want task %d (oldest %d dropped)", got[0].body, err, newest, oldest)
 	}
+	if l := logs.String(); !strings.Contains(l, fmt.Sprintf(`level=WARN msg="webhook backlog full; oldest deliveries dropped" count=1 task_ids=[%d]`, oldest)) {
+		t.Fatalf("no warning for the dropped delivery in\n%s", l)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
