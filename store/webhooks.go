@@ -20,8 +20,9 @@ type PendingWebhook struct {
 	CreatedAt  int64
 }
 
-// nowMilli is the outbox's clock; tests may replace it.
-var nowMilli = func() int64 { return time.Now().UnixMilli() }
+// nowMilli is the outbox's clock, in Unix milliseconds: a retry resumed
+// after a restart must not fire early, and tests use millisecond backoffs.
+func nowMilli() int64 { return time.Now().UnixMilli() }
 
 // queueWebhook records, inside the transaction that ends task id, that its
 // end is to be delivered. FinishTask calls it while webhook_url is set, so a
