@@ -267,7 +267,9 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	slices.Sort(keys)
 	s.log.Info("settings changed", "keys", keys, "by", currentUser(r).Username)
-	// Workers re-read the concurrency setting when woken.
+	// Workers re-read the concurrency setting when woken; the webhook
+	// sender sends what waited while webhook_url was empty.
 	s.transcoder.Wake()
+	s.webhook.poke()
 	return ok(w, settingsAnswer{Settings: next, HWAccelAvailable: hw, WebhookLastDelivery: s.webhook.lastDelivery()})
 }
