@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,4 +176,52 @@ func TestListCacheSeesOtherProcessesWithinABound(t *testing.T) {
 	if got := title(); got != "by hand" {
 		t.Fatalf("after %s the list still says %q", maxUnconfirmed, got)
 	}
+}
+
+// A list page that is not kept queries the database only in its turn:
+// while every turn is taken it waits, and a request whose client goes away
+// meanwhile ends with a 503 and never queries.
+func TestListQueriesWaitTheirTurn(t *testing.T) {
+	l := newLibrary(t)
+	if cap(l.srv.listGate) != l.store.ReadConns() {
+		t.Fatalf("%d turns for %d read connections", cap(l.srv.listGate), l.store.ReadConns())
+	}
+	for range cap(l.srv.listGate) {
+		l.srv.listGate <- struct{}{} // every turn taken
+	}
+	ran := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- l.srv.listQueries(context.Background(), func(context.Context) error { ran <- struct{}{}; return nil })
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "/api/videos?page=2", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	answered := make(chan struct{})
+	go func() { l.srv.ServeHTTP(rec, req); close(answered) }()
+	select {
+	case <-ran:
+		t.Fatal("ran while every turn was taken")
+	case <-answered:
+		t.Fatalf("answered %d while every turn was taken", rec.Code)
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	<-answered
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "request canceled") {
+		t.Fatalf("canceled while waiting: %d %s", rec.Code, rec.Body)
+	}
+	<-l.srv.listGate // one turn free: the waiting query runs
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not run once a turn was free")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for range cap(l.srv.listGate) - 1 {
+		<-l.srv.listGate
+	}
+	l.list("", "") // and pages are answered again
 }

@@ -111,6 +111,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = errConflict("conflict", nil)
 	case errors.As(err, &mbe):
 		ae = &APIError{Code: http.StatusRequestEntityTooLarge, Message: "request body too large"}
+	case r.Context().Err() != nil:
+		// The client went away (or the server is stopping) while the
+		// request waited or ran: nothing failed, and nobody reads this.
+		ae = &APIError{Code: http.StatusServiceUnavailable, Message: "request canceled"}
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Any("err", err))

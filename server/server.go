@@ -63,7 +63,8 @@ type Server struct {
 	webhook    *webhookSender
 	settingsMu sync.Mutex // serialises settings read-modify-write
 
-	lists *listCache // public list pages by content generation (listcache.go)
+	lists    *listCache    // public list pages by content generation (listcache.go)
+	listGate chan struct{} // list queries in arrival order (listcache.go)
 }
 
 // New builds the server. It loads (or creates) the signing secret.
@@ -77,6 +78,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		proxies:    cfg.TrustedProxies,
 		version:    cfg.Version,
 		lists:      newListCache(),
+		listGate:   make(chan struct{}, cfg.Store.ReadConns()),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

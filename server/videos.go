@@ -187,23 +187,36 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	if !public {
-		var err error
-		if gen, err = s.store.ContentGeneration(r.Context()); err != nil {
+	var videos []*store.Video
+	var total int64
+	var names map[int64]string
+	var progress map[int64]int
+	var body []byte
+	err := s.listQueries(r.Context(), func(ctx context.Context) (err error) {
+		if public {
+			// Built by a request that queued ahead of this one?
+			body, _ = s.lists.get(gen, key)
+			if body != nil {
+				return nil
+			}
+		} else if gen, err = s.store.ContentGeneration(ctx); err != nil {
 			return err
 		}
-	}
-	videos, total, err := s.store.ListVideos(r.Context(), f)
+		if videos, total, err = s.store.ListVideos(ctx, f); err != nil {
+			return err
+		}
+		if names, err = s.store.CategoryNames(ctx, gen); err != nil {
+			return err
+		}
+		progress, err = s.transcodeProgress(ctx, videos...)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	names, err := s.store.CategoryNames(r.Context(), gen)
-	if err != nil {
-		return err
-	}
-	progress, err := s.transcodeProgress(r.Context(), videos...)
-	if err != nil {
-		return err
+	if body != nil {
+		writeJSONBytes(w, http.StatusOK, body)
+		return nil
 	}
 	list := make([]videoItem, 0, len(videos))
 	for _, v := range videos {
@@ -216,7 +229,7 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 	if !public {
 		return ok(w, pageOf(p, list, total))
 	}
-	body, err := encodeJSON(envelope{Code: 0, Message: "success", Data: pageOf(p, list, total)})
+	body, err = encodeJSON(envelope{Code: 0, Message: "success", Data: pageOf(p, list, total)})
 	if err != nil {
 		return err
 	}
