@@ -391,7 +391,9 @@ type Video struct {
 	PlayURL         string `json:"play_url"`
 	Status          int    `json:"status"`
 	TranscodeStatus string `json:"transcode_status"`
-	FileSize        int64  `json:"file_size"`
+	// TranscodeProgress is the running task's percent (0–100).
+	TranscodeProgress int   `json:"transcode_progress"`
+	FileSize          int64 `json:"file_size"`
 }
 
 // Video reads GET /api/videos/{id}.
