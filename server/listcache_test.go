@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -180,7 +179,7 @@ func TestListCacheSeesOtherProcessesWithinABound(t *testing.T) {
 
 // A list page that is not kept queries the database only in its turn:
 // while every turn is taken it waits, and a request whose client goes away
-// meanwhile ends with a 503 and never queries.
+// meanwhile ends with nginx's 499 and never queries.
 func TestListQueriesWaitTheirTurn(t *testing.T) {
 	l := newLibrary(t)
 	if cap(l.srv.listGate) != l.store.ReadConns() {
@@ -208,7 +207,7 @@ func TestListQueriesWaitTheirTurn(t *testing.T) {
 	}
 	cancel()
 	<-answered
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "request canceled") {
+	if rec.Code != statusClientClosed || !strings.Contains(rec.Body.String(), "client closed request") {
 		t.Fatalf("canceled while waiting: %d %s", rec.Code, rec.Body)
 	}
 	<-l.srv.listGate // one turn free: the waiting query runs

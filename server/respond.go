@@ -97,6 +97,10 @@ func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// statusClientClosed is nginx's 499: the client closed the connection
+// before the answer.
+const statusClientClosed = 499
+
 // writeError is the one place an error becomes a response. Typed API errors
 // keep their code and message; store sentinels map to 404/409; anything else
 // is logged and answered as a generic 500.
@@ -112,9 +116,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &mbe):
 		ae = &APIError{Code: http.StatusRequestEntityTooLarge, Message: "request body too large"}
 	case r.Context().Err() != nil:
-		// The client went away (or the server is stopping) while the
-		// request waited or ran: nothing failed, and nobody reads this.
-		ae = &APIError{Code: http.StatusServiceUnavailable, Message: "request canceled"}
+		// The client went away while the request waited or ran: nothing
+		// failed, and nobody reads this. 499 is nginx's code for it, so
+		// logs and metrics do not count it as a server error.
+		ae = &APIError{Code: statusClientClosed, Message: "client closed request"}
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Any("err", err))
