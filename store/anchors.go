@@ -19,7 +19,13 @@ import (
 // transaction that also reads the generation they hold at. Pages of a list
 // that is not changing are then exact; one that changes meanwhile starts
 // over from the top.
-const anchorEvery = 1000
+//
+// Every 100th row: a random page of 200,000 videos then walks 50 rows on
+// average (1,000 walked 500, and answered 15–30 % fewer such pages a
+// second under wrk -c50). Finding all 2,000 anchors of such a list again
+// after a change walks the same 200,000 rows as ten times fewer anchors
+// would, in more, smaller steps; the anchors of 64 lists take 2 MiB at most.
+const anchorEvery = 100
 
 // maxAnchorLists bounds the lists whose anchors are kept; when full the
 // store starts over.

@@ -66,7 +66,8 @@ func TestSeekPageMatchesOffset(t *testing.T) {
 			{AnyStatus: true, ByViews: true},
 			{Status: VideoPublished, CategoryID: cat.ID, ByViews: true},
 		} {
-			for _, off := range []int{0, 999, 1000, 1001, 1990, 2000, 2013, 2380, n - 5, n} {
+			const a = anchorEvery
+			for _, off := range []int{0, a - 1, a, a + 1, 2*a - 10, 2 * a, 2*a + 13, 2*a + 380, n - 5, n} {
 				f := base
 				f.Limit, f.Offset = 20, off
 				got, _, err := s.ListVideos(ctx, f)
