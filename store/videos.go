@@ -643,6 +643,22 @@ func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]
 	if match == "" {
 		return list, 0, nil
 	}
+	newest := "SELECT " + listColumns + ` FROM videos WHERE id IN (SELECT -rowid FROM videos_pub_fts
+		WHERE videos_pub_fts MATCH ? ORDER BY rowid LIMIT ? OFFSET ?) ORDER BY id DESC`
+	if !f.ByViews && f.Offset == 0 {
+		// The first page first: when it is not full it is every match,
+		// and its length is the total (most searches that name something
+		// match a few videos), with no count to run.
+		list, err := s.queryVideos(ctx, newest, match, f.Limit, 0)
+		if err != nil || len(list) < f.Limit {
+			return list, int64(len(list)), err
+		}
+		total, err := s.publicTotal(ctx, match, "SELECT count(*) FROM videos_pub_fts WHERE videos_pub_fts MATCH ?", match)
+		if err != nil {
+			return nil, 0, fmt.Errorf("count videos: %w", err)
+		}
+		return list, max(total, int64(len(list))), nil
+	}
 	total, err := s.publicTotal(ctx, match, "SELECT count(*) FROM videos_pub_fts WHERE videos_pub_fts MATCH ?", match)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count videos: %w", err)
@@ -654,8 +670,7 @@ func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]
 	args := []any{match}
 	switch {
 	case !f.ByViews:
-		q = "SELECT " + listColumns + ` FROM videos WHERE id IN (SELECT -rowid FROM videos_pub_fts
-			WHERE videos_pub_fts MATCH ? ORDER BY rowid LIMIT ? OFFSET ?) ORDER BY id DESC`
+		q = newest
 		args = append(args, f.Limit, f.Offset)
 	case total <= bigResult:
 		// Few matches: look each up and sort them.

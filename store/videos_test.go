@@ -699,3 +699,32 @@ func TestDecodeTagsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A public search's first page answers the total from its own length when
+// it is not full, and counts otherwise: exact on either side of a full page.
+func TestPublicSearchTotalsAroundAPage(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	for i := 0; i < 7; i++ {
+		mustVideo(t, s, NewVideo{UserID: 1, Title: fmt.Sprintf("sunset %d", i)}, VideoPublished)
+	}
+	mustVideo(t, s, NewVideo{UserID: 1, Title: "sunset hidden"}, VideoHidden)
+	for _, tc := range []struct{ limit, offset, rows int }{
+		{10, 0, 7}, // not full: the page is every match
+		{7, 0, 7},  // exactly full: counted
+		{5, 0, 5},  // more than a page
+		{5, 5, 2},  // a later page
+		{5, 10, 0}, // past the end
+	} {
+		for _, byViews := range []bool{false, true} {
+			f := VideoFilter{Status: VideoPublished, Keyword: "sunset", Limit: tc.limit, Offset: tc.offset, ByViews: byViews}
+			list, total, err := s.ListVideos(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != 7 || len(list) != tc.rows {
+				t.Errorf("%+v: %d rows, total %d; want %d rows, total 7", tc, len(list), total, tc.rows)
+			}
+		}
+	}
+}
