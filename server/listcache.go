@@ -49,17 +49,17 @@ func newListCache() *listCache {
 	return &listCache{pages: map[string][]byte{}, writes: -1, now: time.Now}
 }
 
-// fresh answers the page under key if no write of this process completed
-// since the generation was last read (writes is store.Writes, loaded now),
-// and that was recently.
-func (c *listCache) fresh(writes int64, key string) ([]byte, bool) {
+// fresh reports whether the generation held is still the database's: no
+// write of this process completed since it was last read (writes is
+// store.Writes, loaded now), and that was recently. When it is, gen is
+// that generation and body the page under key, nil when none is kept.
+func (c *listCache) fresh(writes int64, key string) (body []byte, gen int64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if writes != c.writes || c.now().Sub(c.confirmed) >= maxUnconfirmed {
-		return nil, false
+		return nil, 0, false
 	}
-	b, ok := c.pages[key]
-	return b, ok
+	return c.pages[key], c.gen, true
 }
 
 // confirm records that the database's generation was gen once writes

@@ -172,19 +172,20 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 	if public {
 		key = fmt.Sprintf("%d\x00%t\x00%d\x00%d\x00%s", f.CategoryID, f.ByViews, p.Page, p.Size, f.Keyword)
 		writes := s.store.Writes()
-		if body, ok := s.lists.fresh(writes, key); ok {
+		body, current, ok := s.lists.fresh(writes, key)
+		if !ok {
+			var err error
+			if current, err = s.store.ContentGeneration(r.Context()); err != nil {
+				return err
+			}
+			s.lists.confirm(current, writes)
+			body, _ = s.lists.get(current, key)
+		}
+		if body != nil {
 			writeJSONBytes(w, http.StatusOK, body)
 			return nil
 		}
-		var err error
-		if gen, err = s.store.ContentGeneration(r.Context()); err != nil {
-			return err
-		}
-		s.lists.confirm(gen, writes)
-		if body, ok := s.lists.get(gen, key); ok {
-			writeJSONBytes(w, http.StatusOK, body)
-			return nil
-		}
+		gen = current
 	}
 
 	var videos []*store.Video
