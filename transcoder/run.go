@@ -96,6 +96,10 @@ func percent(outUS int64, duration float64) int {
 type runner struct {
 	nice  string        // path of nice(1), or "" to renice after start
 	stall time.Duration // no progress for this long kills the run
+	// cpu, when not nil, is set to the CPU time (user + system) ffmpeg
+	// used once it exited: with the wall time it tells a slow run from
+	// one that waited for the CPU.
+	cpu *time.Duration
 }
 
 // run executes cmd to the end. ctx's end kills ffmpeg's whole process
@@ -176,6 +180,9 @@ func (r runner) run(ctx context.Context, c Command, onProgress func(outUS int64)
 	}
 	<-done
 	err = cmd.Wait()
+	if r.cpu != nil && cmd.ProcessState != nil {
+		*r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	tail = stderr.String()
 	if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
 		return tail, fmt.Errorf("%w: no progress for %ds", errStalled, int(r.stall.Round(time.Second)/time.Second))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -188,4 +189,19 @@ func ownNice(t *testing.T) int {
 	var n int
 	fmt.Sscan(strings.Fields(rest)[16], &n)
 	return n
+}
+
+// The runner reports the CPU time ffmpeg used: a fake one that spins for a
+// while reports some, and never more than it could have used.
+func TestRunnerReportsCPUTime(t *testing.T) {
+	ff := fakeFFmpeg(t, `i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo "progress=end"`)
+	var cpu time.Duration
+	began := time.Now()
+	if _, err := (runner{stall: time.Minute, cpu: &cpu}).run(context.Background(), Command{Path: ff}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Since(began)
+	if cpu <= 0 || cpu > wall*time.Duration(runtime.NumCPU()) {
+		t.Fatalf("cpu %v for a run of %v", cpu, wall)
+	}
 }

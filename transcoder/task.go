@@ -168,14 +168,16 @@ func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *s
 			shown = len(ready)
 		}
 	}()
-	r := runner{nice: p.nice, stall: p.StallTimeout}
+	var cpu time.Duration
+	r := runner{nice: p.nice, stall: p.StallTimeout, cpu: &cpu}
 	began := time.Now()
 	tail, err := r.run(ctx, cmd, func(us int64) {
 		mu.Lock()
 		pct = percent(us, probe.Duration)
 		mu.Unlock()
 	})
-	log.Info("ffmpeg ended", slog.Duration("took", time.Since(began)), slog.Bool("ok", err == nil))
+	log.Info("ffmpeg ended", slog.Duration("took", time.Since(began)), slog.Duration("cpu", cpu.Round(time.Millisecond)),
+		slog.Bool("ok", err == nil))
 	close(stopped)
 	wg.Wait()
 	logText := "$ " + line + "\n" + tail

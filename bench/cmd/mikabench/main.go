@@ -412,6 +412,7 @@ func overheadAndHLS(c *config) []result {
 	}
 	hlsDir := filepath.Join(s.srv.Data, "media", "hls", strconv.FormatInt(id1, 10))
 	// handRun runs the command as typed by hand, at the shell's priority.
+	var handCPU []time.Duration
 	handRun := func(n int) (time.Duration, string, error) {
 		dir := filepath.Join(s.root, fmt.Sprintf("hand-%d", n))
 		hand := make([]string, len(args))
@@ -435,6 +436,7 @@ func overheadAndHLS(c *config) []result {
 		if err != nil {
 			return 0, "", fmt.Errorf("hand-typed ffmpeg: %v: %.500s", err, stderr.String())
 		}
+		handCPU = append(handCPU, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 		return took, shellJoin(hand), nil
 	}
 	// Interleaved pairs, the order swapped every pair (Mika, hand, hand,
@@ -474,7 +476,7 @@ func overheadAndHLS(c *config) []result {
 	mikaT, handT := median(mikaRuns), median(handRuns)
 	// Mika logs how long its ffmpeg ran ("ffmpeg ended took=…"): the rest
 	// of a Mika run is its own work (probe, master playlist, cover, polling).
-	inside := ffmpegTimes(filepath.Join(s.root, "server.log"))
+	inside, insideCPU := ffmpegTimes(filepath.Join(s.root, "server.log"))
 	var own []time.Duration
 	for i := range min(len(inside), len(mikaRuns)) {
 		own = append(own, mikaRuns[i]-inside[i])
@@ -494,30 +496,32 @@ func overheadAndHLS(c *config) []result {
 		Details: []string{fmt.Sprintf("Mika runs: %v (upload answered → transcode_status completed, polled every 250 ms, every 20 ms from 95 %%: probe, ffmpeg, master playlist, cover)", round(mikaRuns)),
 			fmt.Sprintf("hand runs: %v (the task log's ffmpeg command, output folder changed, run as it is: Mika runs it at nice 10, the hand run at normal priority)", round(handRuns)),
 			fmt.Sprintf("ffmpeg inside the Mika runs (its log's \"ffmpeg ended took=\"): %v; Mika's own time around it: %v", round(inside), round(own)),
+			fmt.Sprintf("ffmpeg's CPU time (user + system): Mika runs %v, hand runs %v (equal CPU with a longer wall time means the run waited for the CPU)", round(insideCPU), round(handCPU)),
 			"order: Mika, hand, hand, Mika, Mika, hand, …; the ratio is of the medians"},
 		Commands: []string{"source: ffmpeg " + shellJoin(c.overheadClip.Args(src)), handCmd},
 	}}
 	return append(out, hlsServing(c, s, id1))
 }
 
-// ffmpegTimes reads every "ffmpeg ended" line's took= from a server log.
-func ffmpegTimes(logFile string) []time.Duration {
+// ffmpegTimes reads every "ffmpeg ended" line of a server log: its wall
+// time (took=) and CPU time (cpu=, 0 when the line has none).
+func ffmpegTimes(logFile string) (took, cpu []time.Duration) {
 	b, _ := os.ReadFile(logFile)
-	var out []time.Duration
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.Contains(line, `msg="ffmpeg ended"`) {
-			continue
-		}
-		_, after, ok := strings.Cut(line, " took=")
+	field := func(line, name string) time.Duration {
+		_, after, ok := strings.Cut(line, " "+name+"=")
 		if !ok {
-			continue
+			return 0
 		}
 		v, _, _ := strings.Cut(after, " ")
-		if d, err := time.ParseDuration(v); err == nil {
-			out = append(out, d)
+		d, _ := time.ParseDuration(v)
+		return d
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, `msg="ffmpeg ended"`) {
+			took, cpu = append(took, field(line, "took")), append(cpu, field(line, "cpu"))
 		}
 	}
-	return out
+	return took, cpu
 }
 
 // rungNames reads the rung names from var_stream_map ("name:720p").
