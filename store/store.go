@@ -33,12 +33,10 @@ type Store struct {
 	settings *settingsCache
 	anchors  *anchorCache // deep list pages (anchors.go)
 	catNames *categoryNames
-
-	readConns int // the read pool's connections (ReadConns)
 }
 
 // ReadConns is how many reads run at once; more wait for a connection.
-func (s *Store) ReadConns() int { return s.readConns }
+func (s *Store) ReadConns() int { return s.read.Stats().MaxOpenConnections }
 
 // dsn builds a modernc DSN. busy_timeout comes first so that setting WAL on
 // a database another process holds waits instead of failing.
@@ -76,7 +74,7 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*Store, error) {
 	n := max(4, runtime.NumCPU()*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{write: &writePool{DB: w}, read: newReadPool(r), readConns: n, path: path, anchors: newAnchorCache(), catNames: &categoryNames{}}
+	s := &Store{write: &writePool{DB: w}, read: newReadPool(r), path: path, anchors: newAnchorCache(), catNames: &categoryNames{}}
 	if s.settings, err = loadSettings(ctx, w); err != nil {
 		s.Close()
 		return nil, err

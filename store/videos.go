@@ -645,6 +645,13 @@ func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]
 	}
 	newest := "SELECT " + listColumns + ` FROM videos WHERE id IN (SELECT -rowid FROM videos_pub_fts
 		WHERE videos_pub_fts MATCH ? ORDER BY rowid LIMIT ? OFFSET ?) ORDER BY id DESC`
+	count := func() (int64, error) {
+		n, err := s.publicTotal(ctx, match, "SELECT count(*) FROM videos_pub_fts WHERE videos_pub_fts MATCH ?", match)
+		if err != nil {
+			return 0, fmt.Errorf("count videos: %w", err)
+		}
+		return n, nil
+	}
 	if !f.ByViews && f.Offset == 0 {
 		// The first page first: when it is not full it is every match,
 		// and its length is the total (most searches that name something
@@ -653,15 +660,15 @@ func (s *Store) listPublic(ctx context.Context, f VideoFilter, match string) ([]
 		if err != nil || len(list) < f.Limit {
 			return list, int64(len(list)), err
 		}
-		total, err := s.publicTotal(ctx, match, "SELECT count(*) FROM videos_pub_fts WHERE videos_pub_fts MATCH ?", match)
+		total, err := count()
 		if err != nil {
-			return nil, 0, fmt.Errorf("count videos: %w", err)
+			return nil, 0, err
 		}
 		return list, max(total, int64(len(list))), nil
 	}
-	total, err := s.publicTotal(ctx, match, "SELECT count(*) FROM videos_pub_fts WHERE videos_pub_fts MATCH ?", match)
+	total, err := count()
 	if err != nil {
-		return nil, 0, fmt.Errorf("count videos: %w", err)
+		return nil, 0, err
 	}
 	if total == 0 || int64(f.Offset) >= total {
 		return list, total, nil
