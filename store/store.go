@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +33,7 @@ type Store struct {
 	settings *settingsCache
 	anchors  *anchorCache // deep list pages (anchors.go)
 	catNames *categoryNames
+	totals   totalsAt // list totals at one content generation (videos.go)
 }
 
 // ReadConns is how many reads run at once; more wait for a connection.
@@ -42,26 +42,19 @@ func (s *Store) ReadConns() int { return s.read.Stats().MaxOpenConnections }
 // dsn builds a modernc DSN. busy_timeout comes first so that setting WAL on
 // a database another process holds waits instead of failing.
 //
-// Read connections map the database file into memory (up to readMmapBytes):
-// a page then costs a memory access instead of a pread and a copy into each
-// connection's own page cache. Random list pages of 200,000 videos answered
-// 10–17 % more requests a second under wrk -c50, at a lower p99. The cost
-// SQLite documents: an I/O error while reading a mapped page ends the
-// process instead of failing the query; nothing is lost (every write went
-// through the write connection, which does not map), and the process is
-// started again like after any crash.
+// Read connections do not map the file (mmap_size): random list pages of
+// 200,000 videos answered 10–17 % more requests a second with a 1 GiB map,
+// but each connection maps the file apart, so the pages a connection
+// touched count again in the process's resident size for each connection
+// (546 MB after one wrk run over list pages, against 50 MB unmapped), and
+// an I/O error on a mapped page ends the process instead of a query.
 func dsn(path string, readOnly bool) string {
 	q := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	if readOnly {
-		q = fmt.Sprintf("?_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=mmap_size(%d)&mode=ro", readMmapBytes)
+		q = "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&mode=ro"
 	}
 	return "file:" + path + q
 }
-
-// readMmapBytes is how much of the database file each read connection maps:
-// 1 GiB (about a million videos) on 64-bit systems, where address space is
-// plentiful; none on 32-bit ones, where four such maps would not fit.
-const readMmapBytes = (strconv.IntSize / 64) << 30
 
 // Open opens (creating if needed) the database at path and applies the
 // migrations found in migrations.
