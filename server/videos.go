@@ -203,6 +203,7 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 		} else if gen, err = s.store.ContentGeneration(ctx); err != nil {
 			return err
 		}
+		f.AtGeneration = gen
 		if videos, total, err = s.store.ListVideos(ctx, f); err != nil {
 			return err
 		}

@@ -133,3 +133,58 @@ func TestCategoryNamesFollowChanges(t *testing.T) {
 		t.Fatalf("older generation: %v, %v", m, err)
 	}
 }
+
+// A list's total is counted once per content generation the caller names:
+// at the same generation it is not counted again, at the next it is.
+func TestListTotalsAtGeneration(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	list := func(f VideoFilter) int64 {
+		t.Helper()
+		_, total, err := s.ListVideos(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return total
+	}
+	for i := range 3 {
+		if _, _, err := s.CreateVideo(ctx, NewVideo{UserID: 1, Title: fmt.Sprint("v", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gen, err := s.ContentGeneration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := VideoFilter{UserID: 1, AnyStatus: true, Limit: 20}
+	all := VideoFilter{AnyStatus: true, Limit: 20}
+	for _, f := range []VideoFilter{mine, all} {
+		f.AtGeneration = gen
+		if got := list(f); got != 3 {
+			t.Fatalf("total at generation %d = %d, want 3", gen, got)
+		}
+	}
+	if _, _, err := s.CreateVideo(ctx, NewVideo{UserID: 1, Title: "v3"}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := s.ContentGeneration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []VideoFilter{mine, all} {
+		f.AtGeneration = gen // the caller has not seen the change yet
+		if got := list(f); got != 3 {
+			t.Errorf("total at the generation before the change = %d, want the 3 kept", got)
+		}
+	}
+	for _, f := range []VideoFilter{mine, all} {
+		f.AtGeneration = next
+		if got := list(f); got != 4 {
+			t.Errorf("total at the generation after the change = %d, want 4", got)
+		}
+		f.AtGeneration = 0
+		if got := list(f); got != 4 {
+			t.Errorf("total at no generation = %d, want 4", got)
+		}
+	}
+}
