@@ -72,7 +72,7 @@ func (c *anchorCache) list(k anchorKey) *anchorList {
 // are the filter's clause (possibly empty) and arguments; the answer is the
 // clause, its arguments and the offset to use, unchanged when offset is
 // before the first anchor.
-func (s *Store) seekPage(ctx context.Context, byViews bool, where string, args []any, offset int) (string, []any, int, error) {
+func (s *Store) seekPage(ctx context.Context, gen int64, byViews bool, where string, args []any, offset int) (string, []any, int, error) {
 	j := offset / anchorEvery
 	if j == 0 {
 		return where, args, offset, nil
@@ -80,12 +80,15 @@ func (s *Store) seekPage(ctx context.Context, byViews bool, where string, args [
 	l := s.anchors.list(anchorKey{byViews, where, fmt.Sprint(args...)})
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if gen != 0 && gen == l.gen && j <= len(l.at) {
+		w, a := after(byViews, where, args, l.at[j-1])
+		return w, a, offset - j*anchorEvery, nil
+	}
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return "", nil, 0, err
 	}
 	defer tx.Rollback()
-	var gen int64
 	if err := s.read.txQueryRow(ctx, tx, "SELECT n FROM content_generation WHERE id = 1").Scan(&gen); err != nil {
 		return "", nil, 0, err
 	}

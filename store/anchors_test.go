@@ -8,8 +8,8 @@ import (
 )
 
 // Deep pages started from anchors are the pages OFFSET alone answers, in
-// both orders, with and without filters, with ties in views, and after the
-// list changes.
+// both orders, with and without filters, with ties in views, with and
+// without the caller naming the generation, and after the list changes.
 func TestSeekPageMatchesOffset(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t)
@@ -59,6 +59,10 @@ func TestSeekPageMatchesOffset(t *testing.T) {
 	}
 	check := func(stage string) {
 		t.Helper()
+		gen, err := s.ContentGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, base := range []VideoFilter{
 			{Status: VideoPublished},
 			{Status: VideoPublished, ByViews: true},
@@ -68,14 +72,18 @@ func TestSeekPageMatchesOffset(t *testing.T) {
 		} {
 			const a = anchorEvery
 			for _, off := range []int{0, a - 1, a, a + 1, 2*a - 10, 2 * a, 2*a + 13, 2*a + 380, n - 5, n} {
-				f := base
-				f.Limit, f.Offset = 20, off
-				got, _, err := s.ListVideos(ctx, f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if w := want(f); !slices.Equal(ids(got), w) {
-					t.Fatalf("%s: %+v offset %d: got %v, want %v", stage, base, off, ids(got), w)
+				// Without a generation, and with the current one (the
+				// anchors kept at it are then used without reading it).
+				for _, at := range []int64{0, gen} {
+					f := base
+					f.Limit, f.Offset, f.AtGeneration = 20, off, at
+					got, _, err := s.ListVideos(ctx, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if w := want(f); !slices.Equal(ids(got), w) {
+						t.Fatalf("%s: %+v offset %d: got %v, want %v", stage, base, off, ids(got), w)
+					}
 				}
 			}
 		}

@@ -338,7 +338,7 @@ func (s *Store) ListVideos(ctx context.Context, f VideoFilter) ([]*Video, int64,
 		var where string
 		where, args = f.where(probe || (f.searchOnly() && total > bigResult))
 		if f.keyword() == "" {
-			if where, args, offset, err = s.seekPage(ctx, f.ByViews, where, args, offset); err != nil {
+			if where, args, offset, err = s.seekPage(ctx, f.AtGeneration, f.ByViews, where, args, offset); err != nil {
 				return nil, 0, err
 			}
 		}
