@@ -448,7 +448,7 @@ func overheadAndHLS(c *config) []result {
 	// priority: the same as at the shell's on an idle machine.)
 	mikaRuns, handRuns := []time.Duration{mika1}, []time.Duration{}
 	var handCmd string
-	pairs := 5
+	pairs := 7
 	if c.quick {
 		pairs = 2
 	}
