@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -10,12 +11,16 @@ import (
 // routes is the table of contents of the HTTP API.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
+	root := r
+	// A 405 names the methods the path does answer (RFC 9110 §15.5.6).
+	methodNotAllowed := s.h(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allowedMethods(root, r))
+		return &APIError{Code: http.StatusMethodNotAllowed, Message: "method not allowed"}
+	})
 	r.Use(s.logRequests, s.recoverer) // a recovered panic is still logged and counted
 	r.Use(middleware.GetHead)         // HEAD works wherever GET does (players probe segments with it)
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
-	r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error {
-		return &APIError{Code: http.StatusMethodNotAllowed, Message: "method not allowed"}
-	}))
+	r.MethodNotAllowed(methodNotAllowed)
 
 	r.Get("/healthz", s.h(s.healthz))
 	r.Get("/metrics", s.metricsHandler)
@@ -23,9 +28,7 @@ func (s *Server) routes() http.Handler {
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.rateLimit(s.limiter))
 		r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
-		r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error {
-			return &APIError{Code: http.StatusMethodNotAllowed, Message: "method not allowed"}
-		}))
+		r.MethodNotAllowed(methodNotAllowed)
 
 		// Public.
 		r.Get("/openapi.json", s.openAPI)
@@ -106,4 +109,23 @@ func (s *Server) routes() http.Handler {
 	// Everything else is the web app.
 	r.Get("/*", s.serveUI)
 	return r
+}
+
+// allowedMethods lists, for an Allow header, the methods root routes for
+// r's path; HEAD goes with GET (middleware.GetHead).
+func allowedMethods(root chi.Routes, r *http.Request) string {
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if root.Match(chi.NewRouteContext(), m, path) {
+			allowed = append(allowed, m)
+			if m == http.MethodGet {
+				allowed = append(allowed, http.MethodHead)
+			}
+		}
+	}
+	return strings.Join(allowed, ", ")
 }
