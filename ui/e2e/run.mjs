@@ -270,6 +270,9 @@ test('the player plays with hls.js and offers qualities', async () => {
   await page.waitForSelector('video[data-playing="360"]', { timeout: 10000 });
   const title = await page.textContent('.watch h1');
   assert(title.includes('E2E 测试视频'), 'title shown: ' + title);
+  // The browser tab is named after the video, not only the site.
+  await waitFor('the video title in the tab', async () => (await page.title()).startsWith('E2E 测试视频 · '), 3000, 100)
+    .catch(async () => { throw new Error('tab title: ' + (await page.title())); });
   // Uploaded without a category: the API says {"id": 0, "name": ""} and the
   // page names no category.
   const catLinks = await page.$$('.watch .stats a[href^="/?category="]');
@@ -314,6 +317,7 @@ test('admin pages render with real data', async () => {
   await shot('admin-dashboard');
   await page.goto(origin + '/admin/tasks');
   await page.waitForSelector('tr[data-status="completed"]');
+  assert((await page.title()).startsWith('转码任务 · 管理后台 · '), 'tab title: ' + (await page.title()));
   await page.click('tr[data-status="completed"] button.small');
   await page.waitForSelector('pre.log');
   const log = await page.textContent('pre.log');

@@ -1,8 +1,22 @@
 // The shell: header, navigation, flash messages and the route table.
 import { useEffect, useState } from 'preact/hooks';
 import type { Profile, PublicSettings } from './api';
-import { setLang, t, type Lang } from './i18n';
-import { api, flash, matchRoute, navigate, publicSettings, route, session, signOut, tokens, useLang, useStore } from './state';
+import { setLang, t, type Lang, type MsgKey } from './i18n';
+import {
+  api,
+  documentTitle,
+  flash,
+  matchRoute,
+  navigate,
+  pageTitle,
+  publicSettings,
+  route,
+  session,
+  signOut,
+  tokens,
+  useLang,
+  useStore,
+} from './state';
 import { Library } from './pages/Library';
 import { Watch } from './pages/Watch';
 import { Upload } from './pages/Upload';
@@ -12,17 +26,18 @@ import { Login, Register, Setup } from './pages/Auth';
 import { AdminShell } from './admin/AdminShell';
 
 type Page = (p: { params: Record<string, string> }) => preact.JSX.Element;
-const routes: [string, Page, 'any' | 'user' | 'admin'][] = [
-  ['/', Library, 'any'],
-  ['/watch/:id', Watch, 'any'],
-  ['/login', Login, 'any'],
-  ['/register', Register, 'any'],
-  ['/setup', Setup, 'any'],
-  ['/upload', Upload, 'user'],
-  ['/me/videos', MyVideos, 'user'],
-  ['/me/profile', ProfilePage, 'user'],
-  ['/admin', AdminShell, 'admin'],
-  ['/admin/:section', AdminShell, 'admin'],
+// Each route names the browser tab; a page may name it better (a video's title).
+const routes: [string, Page, 'any' | 'user' | 'admin', MsgKey][] = [
+  ['/', Library, 'any', 'nav.library'],
+  ['/watch/:id', Watch, 'any', 'nav.library'],
+  ['/login', Login, 'any', 'nav.login'],
+  ['/register', Register, 'any', 'nav.register'],
+  ['/setup', Setup, 'any', 'setup.title'],
+  ['/upload', Upload, 'user', 'upload.title'],
+  ['/me/videos', MyVideos, 'user', 'nav.myVideos'],
+  ['/me/profile', ProfilePage, 'user', 'profile.title'],
+  ['/admin', AdminShell, 'admin', 'nav.admin'],
+  ['/admin/:section', AdminShell, 'admin', 'nav.admin'],
 ];
 
 export function App() {
@@ -30,6 +45,7 @@ export function App() {
   const path = useStore(route);
   const user = useStore(session);
   const settings = useStore(publicSettings);
+  const named = useStore(pageTitle);
   const [ready, setReady] = useState(!tokens.get());
   const [ffmpegMissing, setFfmpegMissing] = useState(false);
 
@@ -49,9 +65,6 @@ export function App() {
     }
   }, []);
 
-  useEffect(() => {
-    document.title = settings.site_name || 'Mika';
-  }, [settings.site_name]);
 
   useEffect(() => {
     if (user?.role !== 'admin') return setFfmpegMissing(false);
@@ -62,9 +75,11 @@ export function App() {
 
   const pathname = path.split('?')[0];
   let page: preact.JSX.Element | null = null;
-  for (const [pattern, Comp, need] of routes) {
+  let titleKey: MsgKey | null = null;
+  for (const [pattern, Comp, need, key] of routes) {
     const params = matchRoute(pattern, pathname);
     if (!params) continue;
+    titleKey = key;
     if (need !== 'any' && ready && !user) {
       page = <Redirect to={'/login?next=' + encodeURIComponent(path)} />;
     } else if (need !== 'any' && !ready) {
@@ -77,6 +92,10 @@ export function App() {
     break;
   }
   if (!page) page = <NotFound />;
+  const tabTitle = documentTitle(named || (titleKey ? t(titleKey) : '404'), settings.site_name || 'Mika');
+  useEffect(() => {
+    document.title = tabTitle;
+  }, [tabTitle]);
 
   return (
     <div class="app" key={l}>

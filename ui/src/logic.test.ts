@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchRoute } from './state';
+import { documentTitle, matchRoute } from './state';
 import { toForm, toPayload } from './admin/Settings';
 
 describe('matchRoute', () => {
@@ -14,6 +14,16 @@ describe('matchRoute', () => {
     ['/me/videos', '/me/profile', null],
   ])('%s against %s', (pattern, path, want) => {
     expect(matchRoute(pattern, path)).toEqual(want);
+  });
+});
+
+describe('documentTitle', () => {
+  it.each([
+    ['E2E 测试视频', 'Mika', 'E2E 测试视频 · Mika'],
+    ['', '米卡', '米卡'],
+    ['Mika', 'Mika', 'Mika'],
+  ])('%s on %s', (page, site, want) => {
+    expect(documentTitle(page, site)).toBe(want);
   });
 });
 

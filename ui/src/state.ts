@@ -56,6 +56,23 @@ export interface Flash {
 }
 export const flash = new Store<Flash | null>(null);
 
+/** pageTitle is what the current page calls itself in the browser tab
+ * (a video's title, say); empty means the route's own name. */
+export const pageTitle = new Store<string>('');
+
+/** usePageTitle names the browser tab after this page while it is shown. */
+export function usePageTitle(title: string) {
+  useEffect(() => {
+    pageTitle.set(title);
+    return () => pageTitle.set('');
+  }, [title]);
+}
+
+/** documentTitle is the tab's text: "page · site", or the site alone. */
+export function documentTitle(page: string, site: string): string {
+  return page && page !== site ? `${page} · ${site}` : site;
+}
+
 export const tokens = localTokenStore(storage());
 export const session = new Store<Profile | null>(null);
 export const publicSettings = new Store<PublicSettings>({ site_name: 'Mika', register_mode: 'open' });

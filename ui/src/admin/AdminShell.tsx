@@ -1,5 +1,6 @@
 // The admin console: one tab per section.
 import { t, type MsgKey } from '../i18n';
+import { usePageTitle } from '../state';
 import { Dashboard } from './Dashboard';
 import { Tasks } from './Tasks';
 import { Categories } from './Categories';
@@ -22,6 +23,7 @@ export function AdminShell({ params }: { params: Record<string, string> }) {
   const cur = params.section ?? '';
   const found = sections.find(([s]) => s === cur);
   const Comp = found?.[2];
+  usePageTitle(found ? t(found[1]) + ' · ' + t('nav.admin') : '');
   return (
     <div class="admin">
       <nav class="tabs" aria-label={t('nav.admin')}>

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { VideoDetail } from '../api';
 import { t } from '../i18n';
 import { bytes, count, duration } from '../format';
-import { api, session, usePoll, useStore } from '../state';
+import { api, session, usePageTitle, usePoll, useStore } from '../state';
 import { ErrorBox, Loading, ProgressBar, taskStatusText, videoStatusText } from '../components/ui';
 
 export function Watch({ params }: { params: Record<string, string> }) {
@@ -27,6 +27,7 @@ export function Watch({ params }: { params: Record<string, string> }) {
   }, [id]);
   // While it is still transcoding, look again until it can play.
   usePoll(load, 3000, !!v && !v.play_url && v.transcode_status !== 'failed' && v.transcode_status !== 'canceled', [id]);
+  usePageTitle(v?.title ?? '');
 
   if (err && !v) return <ErrorBox error={err} />;
   if (!v) return <Loading />;
