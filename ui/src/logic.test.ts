@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { documentTitle, matchRoute } from './state';
 import { toForm, toPayload } from './admin/Settings';
+import { rungName } from './pages/Watch';
 
 describe('matchRoute', () => {
   it.each([
@@ -24,6 +25,18 @@ describe('documentTitle', () => {
     ['Mika', 'Mika', 'Mika'],
   ])('%s on %s', (page, site, want) => {
     expect(documentTitle(page, site)).toBe(want);
+  });
+});
+
+describe('rungName', () => {
+  it.each([
+    [1280, 720, 2800000, '720p'],
+    [360, 640, 1800000, '360p'], // portrait: the short side, as the server names it
+    [1080, 1920, 5000000, '1080p'],
+    [0, 0, 950000, '950 kbps'],
+    [0, 480, 0, '480p'],
+  ])('%i x %i', (w, h, b, want) => {
+    expect(rungName(w, h, b)).toBe(want);
   });
 });
 

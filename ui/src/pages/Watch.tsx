@@ -78,8 +78,16 @@ export function Watch({ params }: { params: Record<string, string> }) {
 
 interface Level {
   index: number;
+  width: number;
   height: number;
   bitrate: number;
+}
+
+/** rungName names a quality the way the server names its rungs: by the
+ * picture's short side, so a 360x640 phone video is "360p", not "640p". */
+export function rungName(width: number, height: number, bitrate: number): string {
+  const short = width && height ? Math.min(width, height) : height || width;
+  return short ? short + 'p' : Math.round(bitrate / 1000) + ' kbps';
 }
 
 export function Player({ src, poster }: { src: string; poster?: string }) {
@@ -114,7 +122,11 @@ export function Player({ src, poster }: { src: string; poster?: string }) {
       hlsRef.current = hls;
       setEngine('hls.js');
       hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
-        setLevels(data.levels.map((l, index) => ({ index, height: l.height, bitrate: l.bitrate })).sort((a, b) => b.height - a.height));
+        setLevels(
+          data.levels
+            .map((l, index) => ({ index, width: l.width, height: l.height, bitrate: l.bitrate }))
+            .sort((a, b) => b.height * b.width - a.height * a.width || b.bitrate - a.bitrate),
+        );
       });
       hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => setPlaying(data.level));
       hls.on(Hls.Events.ERROR, (_e, data) => {
@@ -148,12 +160,12 @@ export function Player({ src, poster }: { src: string; poster?: string }) {
     setChosen(idx);
     if (hlsRef.current) hlsRef.current.currentLevel = idx;
   };
-  const name = (l: Level) => (l.height ? l.height + 'p' : Math.round(l.bitrate / 1000) + ' kbps');
+  const name = (l: Level) => rungName(l.width, l.height, l.bitrate);
   const playingLevel = levels.find((l) => l.index === playing);
 
   return (
     <div class="player">
-      <video ref={ref} controls playsInline poster={poster || undefined} data-engine={engine} data-playing={playingLevel?.height || undefined} />
+      <video ref={ref} controls playsInline poster={poster || undefined} data-engine={engine} data-playing={playingLevel ? rungName(playingLevel.width, playingLevel.height, 0).replace('p', '') : undefined} />
       <div class="player-bar">
         {levels.length > 0 && (
           <label class="quality">
