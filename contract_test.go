@@ -283,6 +283,13 @@ func (c apiClient) checkPaging(path, token string) {
 	if a = c.ok("GET", path+sep+"page=2&size=1000", token, nil); a.num("data.size") != 100 || a.num("data.page") != 2 {
 		c.t.Errorf("%s: size 1000 must clamp to 100, page 2 kept: %s", path, a.raw)
 	}
+	// Any page ≥ 1 is a page: far past the end it is empty, not an error.
+	for _, page := range []string{"10000000", "9223372036854775807"} {
+		a = c.ok("GET", path+sep+"page="+page+"&size=100", token, nil)
+		if l, _ := a.get("data.list").([]any); l == nil || len(l) != 0 || fmt.Sprint(a.get("data.page")) == "1" {
+			c.t.Errorf("%s: page %s must answer an empty list and echo the page: %s", path, page, a.raw)
+		}
+	}
 	c.fails(400, "GET", path+sep+"page=0", token, nil, "page")
 	c.fails(400, "GET", path+sep+"page=abc", token, nil, "page")
 	c.fails(400, "GET", path+sep+"size=abc", token, nil, "size")

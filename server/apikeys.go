@@ -272,7 +272,8 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	list := []apiKeyItem{}
-	for _, k := range keys[min(p.Offset(), len(keys)):min(p.Offset()+p.Size, len(keys))] {
+	lo, hi := p.Bounds(len(keys))
+	for _, k := range keys[lo:hi] {
 		list = append(list, apiKeyItem{ID: k.ID, Name: k.Name, APIKey: k.APIKey,
 			CreatedAt: store.FormatTime(k.CreatedAt), LastUsedAt: store.FormatTime(k.LastUsedAt)})
 	}

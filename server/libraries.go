@@ -83,7 +83,8 @@ func (s *Server) listLibraries(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	list := []libraryItem{}
-	for i := page.Offset(); i < len(libs) && len(list) < page.Size; i++ {
+	lo, hi := page.Bounds(len(libs))
+	for i := lo; i < hi; i++ {
 		list = append(list, libraryOf(&libs[i]))
 	}
 	return ok(w, pageOf(page, list, int64(len(libs))))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -200,7 +201,19 @@ type Page struct {
 }
 
 // Offset is the SQL offset of the page.
-func (p Page) Offset() int { return (p.Page - 1) * p.Size }
+// It saturates instead of overflowing: a page far past the end is empty.
+func (p Page) Offset() int {
+	if p.Page-1 > math.MaxInt/p.Size {
+		return math.MaxInt
+	}
+	return (p.Page - 1) * p.Size
+}
+
+// Bounds are the page's first and end index in a list of n items.
+func (p Page) Bounds(n int) (lo, hi int) {
+	lo = min(p.Offset(), n)
+	return lo, lo + min(p.Size, n-lo)
+}
 
 // listData is the API's list shape.
 type listData struct {
@@ -234,9 +247,6 @@ func parsePage(r *http.Request, errs map[string]string) Page {
 		} else {
 			p.Size = min(n, 100)
 		}
-	}
-	if p.Page > 1_000_000 {
-		errs["page"] = "is too large"
 	}
 	return p
 }
