@@ -252,8 +252,19 @@ test('my videos shows the transcode finish (≤ 90 s)', async () => {
 
 test('the player plays with hls.js and offers qualities', async () => {
   assert(state.videoId, 'needs the uploaded video');
+  // The first answer says what the server says while a video plays early (playable,
+  // still transcoding): the page says so, then looks again and sees it finished.
+  await page.route(`**/api/videos/${state.videoId}`, async (route) => {
+    const r = await route.fetch();
+    const body = await r.json();
+    Object.assign(body.data, { status: 0, transcode_status: 'processing', transcode_progress: 40 });
+    await route.fulfill({ response: r, json: body });
+  }, { times: 1 });
   await page.goto(origin + '/watch/' + state.videoId);
   await page.waitForSelector('video[data-engine="hls.js"]');
+  assert((await page.textContent('.watch .transcode-note')).includes('40%'), 'no note that it is still transcoding');
+  await page.waitForSelector('.watch .transcode-note', { state: 'detached', timeout: 8000 });
+  assert(!(await page.$('.watch .stats .badge')), 'the processing badge stayed after the transcode finished');
   await page.waitForSelector('.quality select');
   const options = await page.$$eval('.quality select option', (o) => o.map((x) => x.textContent));
   // A 480-line source gets the 480 and 360 rungs of the default ladder.

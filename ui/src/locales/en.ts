@@ -92,6 +92,7 @@ export const en = {
   'watch.quality': 'Quality',
   'watch.auto': 'Auto',
   'watch.transcoding': 'This video is still being transcoded. It will play here as soon as it is ready.',
+  'watch.playingEarly': 'Still transcoding ({p}%): what is ready plays now; reload when it is done for every quality.',
   'watch.failed': 'Transcoding this video failed.',
   'watch.networkError': 'Network trouble while playing; retrying…',
   'watch.playError': 'This video cannot be played.',

@@ -93,6 +93,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'watch.quality': '清晰度',
   'watch.auto': '自动',
   'watch.transcoding': '视频正在转码，完成后即可在此播放。',
+  'watch.playingEarly': '仍在转码（{p}%）：已完成的部分可以先播放，转码完成后刷新即可选择全部清晰度。',
   'watch.failed': '视频转码失败。',
   'watch.networkError': '播放时网络异常，正在重试…',
   'watch.playError': '无法播放此视频。',

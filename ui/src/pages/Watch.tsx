@@ -25,23 +25,34 @@ export function Watch({ params }: { params: Record<string, string> }) {
     setV(null);
     load();
   }, [id]);
-  // While it is still transcoding, look again until it can play.
-  usePoll(load, 3000, !!v && !v.play_url && v.transcode_status !== 'failed' && v.transcode_status !== 'canceled', [id]);
+  // While it is still transcoding, look again: until it can play, and while it
+  // plays early (the server offers the first segments before the end) until the
+  // status and progress below the player are final.
+  const transcoding = !!v && (v.transcode_status === 'pending' || v.transcode_status === 'processing');
+  usePoll(load, 3000, !!v && (transcoding || (!v.play_url && v.transcode_status !== 'failed' && v.transcode_status !== 'canceled')), [id]);
   usePageTitle(v?.title ?? '');
+  // The player keeps the first address it was given: a fresh answer to the poll
+  // must not restart what is playing.
+  const src = useRef({ id: 0, url: '' });
+  if (v?.play_url && src.current.id !== id) src.current = { id, url: v.play_url };
+  const progress = v?.transcode_progress ?? v?.progress;
 
   if (err && !v) return <ErrorBox error={err} />;
   if (!v) return <Loading />;
   const mine = user && (user.id === v.user_id || user.role === 'admin');
   return (
     <article class="watch">
-      {v.play_url ? (
-        <Player src={v.play_url} poster={v.cover} />
+      {v.play_url && src.current.id === id ? (
+        <Player src={src.current.url} poster={v.cover} />
       ) : (
         <div class="player-wait">
           <p>{v.transcode_status === 'failed' ? t('watch.failed') : t('watch.transcoding')}</p>
-          {typeof (v.transcode_progress ?? v.progress) === 'number' && <ProgressBar value={(v.transcode_progress ?? v.progress)!} />}
+          {typeof progress === 'number' && <ProgressBar value={progress} />}
           <small class="muted">{taskStatusText(v.transcode_status)}</small>
         </div>
+      )}
+      {v.play_url && transcoding && (
+        <p class="transcode-note muted">{t('watch.playingEarly', { p: typeof progress === 'number' ? Math.round(progress) : 0 })}</p>
       )}
       <h1>{v.title}</h1>
       <p class="muted stats">
