@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -150,6 +151,9 @@ func (e *testEnv) wantError(res *response, code int) *response {
 	e.t.Helper()
 	if res.Status != code || res.Code != code {
 		e.t.Fatalf("want error %d, got %d/%d %q %s", code, res.Status, res.Code, res.Message, res.Data)
+	}
+	if got := res.Header.Get("WWW-Authenticate"); code == 401 && !strings.HasPrefix(got, "Bearer ") {
+		e.t.Fatalf("a 401 must name its scheme (RFC 9110 §15.5.2): WWW-Authenticate %q", got)
 	}
 	return res
 }

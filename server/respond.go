@@ -129,6 +129,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.Code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
+	if ae.Code == http.StatusUnauthorized {
+		// RFC 9110 §15.5.2: a 401 names the scheme it wants. (Bearer, not
+		// Basic: a browser shows no password dialog for it.)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mika"`)
+	}
 	writeJSON(w, ae.Code, envelope{Code: ae.Code, Message: ae.Message, Errors: ae.Errors})
 }
 
