@@ -131,14 +131,29 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 }
 
 // remuxable reports whether the source's own video can be copied into a
-// rung: H.264 8-bit 4:2:0, upright, with AAC-LC or no audio, and no larger
-// than the top rung.
+// rung: H.264 8-bit 4:2:0 in a profile every player decodes, upright, with
+// AAC-LC or no audio, no larger than the top rung, and at a rate a stream
+// can carry (at most maxCopyRate times what Mika would encode it at).
+// A lossless x264 source, for one, is "yuv420p" in the High 4:4:4
+// Predictive profile at ~100 Mbit/s for 360p: phones and Safari do not
+// play it, and no network carries it.
 func remuxable(p *ProbeResult, top int) bool {
-	return p.VideoCodec == "h264" && p.BitDepth == 8 && (p.PixFmt == "yuv420p" || p.PixFmt == "yuvj420p") &&
+	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 &&
+		(p.PixFmt == "yuv420p" || p.PixFmt == "yuvj420p") &&
 		p.Rotation == 0 && !p.VFR && p.FPS > 0 && p.FPS <= maxFPS &&
 		(!p.HasAudio || (p.AudioCodec == "aac" && (p.AudioProfile == "LC" || p.AudioProfile == ""))) &&
-		min(p.Width, p.Height) <= top
+		min(p.Width, p.Height) <= top &&
+		sourceKbps(p, p.Width, p.Height) <= maxCopyRate*videoKbps(p.Width, p.Height, p.FPS)
 }
+
+// playableProfiles are the H.264 profiles (as ffprobe names them) that
+// browsers, phones and TVs all decode.
+var playableProfiles = map[string]bool{"Constrained Baseline": true, "Baseline": true, "Main": true, "High": true}
+
+// maxCopyRate bounds a copied rung's rate against the peak rate Mika would
+// encode the same picture at: 4× lets a phone's 1080p30 at 16–20 Mbit/s
+// through.
+const maxCopyRate = 4
 
 // rungAt is the rung of the given lines (short side) for a w×h source,
 // keeping the aspect ratio with even dimensions.

@@ -16,7 +16,7 @@ import (
 
 func TestPlanFor(t *testing.T) {
 	h264 := func(w, h int) *ProbeResult {
-		return &ProbeResult{Width: w, Height: h, FPS: 25, VideoCodec: "h264", PixFmt: "yuv420p", BitDepth: 8,
+		return &ProbeResult{Width: w, Height: h, FPS: 25, VideoCodec: "h264", Profile: "High", PixFmt: "yuv420p", BitDepth: 8,
 			HasAudio: true, AudioCodec: "aac", AudioProfile: "LC", BitRate: 4_000_000}
 	}
 	hevc := func(w, h int) *ProbeResult {
@@ -50,6 +50,14 @@ func TestPlanFor(t *testing.T) {
 			"1080p:1080x1920 720p:720x1280 480p:480x854 360p:360x640", 25, false, 150},
 		{"rotated h264 is encoded", with(h264(720, 1280), func(p *ProbeResult) { p.Rotation = 90 }), nil,
 			"720p:720x1280 480p:480x854 360p:360x640", 25, false, 150},
+		{"h264 High 4:4:4 Predictive (lossless x264) is encoded", with(h264(640, 360), func(p *ProbeResult) { p.Profile = "High 4:4:4 Predictive" }), nil,
+			"360p:640x360", 25, false, 150},
+		{"h264 Main is copied", with(h264(640, 360), func(p *ProbeResult) { p.Profile, p.BitRate = "Main", 1_500_000 }), nil,
+			"360p:640x360*", 25, false, 150},
+		{"h264 far above the rung's rate is encoded", with(h264(640, 360), func(p *ProbeResult) { p.BitRate = 101_000_000 }), nil,
+			"360p:640x360", 25, false, 150},
+		{"a phone's 1080p at 18 Mbit/s is copied", with(h264(1920, 1080), func(p *ProbeResult) { p.BitRate = 18_000_000 }), nil,
+			"1080p:1920x1080* 720p:1280x720 480p:854x480 360p:640x360", 25, false, 150},
 		{"h264 with HE-AAC is encoded", with(h264(1280, 720), func(p *ProbeResult) { p.AudioProfile = "HE-AAC" }), nil,
 			"720p:1280x720 480p:854x480 360p:640x360", 25, false, 150},
 		{"h264 without audio copied between rungs", with(h264(1000, 562), func(p *ProbeResult) { p.HasAudio = false }), nil,
