@@ -275,6 +275,19 @@ test('the player plays with hls.js and offers qualities', async () => {
     return v.play();
   });
   await waitFor('currentTime to pass 1 s', () => page.evaluate(() => document.querySelector('video').currentTime > 1), 20000, 250);
+  // The keyboard works as on other video sites: K pauses, → seeks 5 s, Space on
+  // the focused video toggles once (not once by us and once by its own controls).
+  await page.click('.watch h1');
+  await page.keyboard.press('k');
+  assert(await page.evaluate(() => document.querySelector('video').paused), 'K did not pause');
+  const at = await page.evaluate(() => document.querySelector('video').currentTime);
+  await page.keyboard.press('ArrowRight');
+  const moved = await page.evaluate(() => document.querySelector('video').currentTime);
+  assert(moved >= at + 4 || moved >= 5, `→ went from ${at} to ${moved}`);
+  await page.evaluate(() => document.querySelector('video').currentTime = 0.5);
+  await page.focus('video');
+  await page.keyboard.press(' ');
+  await waitFor('Space to play again', () => page.evaluate(() => !document.querySelector('video').paused), 3000, 100);
   // Choosing a rung plays that rung.
   const low = await page.$$eval('.quality select option', (o) => o.find((x) => x.textContent.includes('360p')).value);
   await page.selectOption('.quality select', low);

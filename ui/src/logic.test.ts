@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { documentTitle, matchRoute } from './state';
 import { toForm, toPayload } from './admin/Settings';
-import { rungName } from './pages/Watch';
+import { playerKey, rungName } from './pages/Watch';
 
 describe('matchRoute', () => {
   it.each([
@@ -37,6 +37,29 @@ describe('rungName', () => {
     [0, 480, 0, '480p'],
   ])('%i x %i', (w, h, b, want) => {
     expect(rungName(w, h, b)).toBe(want);
+  });
+});
+
+describe('playerKey', () => {
+  it.each([
+    [{ key: ' ' }, 'input', null], // typing in the search box
+    [{ key: 'k' }, 'textarea', null],
+    [{ key: 'ArrowLeft' }, 'select', null], // the quality menu keeps its arrows
+    [{ key: ' ' }, 'button', null], // a focused button is pressed, not the video
+    [{ key: 'f', ctrlKey: true }, 'body', null],
+    [{ key: 'l', metaKey: true }, 'body', null],
+    [{ key: 'x' }, 'body', null],
+    [{ key: ' ' }, 'body', 'toggle'],
+    [{ key: ' ' }, 'video', 'toggle'],
+    [{ key: 'K' }, 'button', 'toggle'],
+    [{ key: 'm' }, 'body', 'mute'],
+    [{ key: 'f' }, 'video', 'fullscreen'],
+    [{ key: 'ArrowRight' }, 'body', { seek: 5 }],
+    [{ key: 'j' }, 'body', { seek: -10 }],
+    [{ key: 'ArrowDown' }, 'body', null], // scrolls the page
+    [{ key: 'ArrowDown' }, 'video', { volume: -0.1 }],
+  ])('%o on %s', (e, target, want) => {
+    expect(playerKey(e, target)).toEqual(want);
   });
 });
 

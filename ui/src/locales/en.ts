@@ -93,6 +93,7 @@ export const en = {
   'watch.auto': 'Auto',
   'watch.transcoding': 'This video is still being transcoded. It will play here as soon as it is ready.',
   'watch.playingEarly': 'Still transcoding ({p}%): what is ready plays now; reload when it is done for every quality.',
+  'watch.keys': 'Keys: Space or K play/pause, ← → 5 s, J L 10 s, M mute, F full screen',
   'watch.failed': 'Transcoding this video failed.',
   'watch.networkError': 'Network trouble while playing; retrying…',
   'watch.playError': 'This video cannot be played.',

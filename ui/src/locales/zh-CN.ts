@@ -94,6 +94,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'watch.auto': '自动',
   'watch.transcoding': '视频正在转码，完成后即可在此播放。',
   'watch.playingEarly': '仍在转码（{p}%）：已完成的部分可以先播放，转码完成后刷新即可选择全部清晰度。',
+  'watch.keys': '快捷键：空格或 K 播放/暂停，← → 5 秒，J L 10 秒，M 静音，F 全屏',
   'watch.failed': '视频转码失败。',
   'watch.networkError': '播放时网络异常，正在重试…',
   'watch.playError': '无法播放此视频。',

@@ -101,6 +101,45 @@ export function rungName(width: number, height: number, bitrate: number): string
   return short ? short + 'p' : Math.round(bitrate / 1000) + ' kbps';
 }
 
+export type PlayerAction = 'toggle' | 'mute' | 'fullscreen' | { seek: number } | { volume: number };
+
+/** playerKey maps a key pressed on the watch page to what the player does,
+ * as on YouTube, PeerTube and Jellyfin; null leaves the key to the page.
+ * Keys typed into a field, or with Ctrl, Alt or Cmd held, are never taken. */
+export function playerKey(e: { key: string; ctrlKey?: boolean; altKey?: boolean; metaKey?: boolean }, target: string): PlayerAction | null {
+  if (e.ctrlKey || e.altKey || e.metaKey) return null;
+  if (/^(input|textarea|select)$/.test(target)) return null;
+  // Space and Enter belong to a focused button or link.
+  if ((target === 'button' || target === 'a') && (e.key === ' ' || e.key === 'Enter')) return null;
+  switch (e.key) {
+    case ' ':
+    case 'k':
+    case 'K':
+      return 'toggle';
+    case 'm':
+    case 'M':
+      return 'mute';
+    case 'f':
+    case 'F':
+      return 'fullscreen';
+    case 'ArrowLeft':
+      return { seek: -5 };
+    case 'ArrowRight':
+      return { seek: 5 };
+    case 'j':
+    case 'J':
+      return { seek: -10 };
+    case 'l':
+    case 'L':
+      return { seek: 10 };
+    case 'ArrowUp':
+    case 'ArrowDown':
+      // Elsewhere on the page these keys scroll it.
+      return target === 'video' ? { volume: e.key === 'ArrowUp' ? 0.1 : -0.1 } : null;
+  }
+  return null;
+}
+
 export function Player({ src, poster }: { src: string; poster?: string }) {
   const ref = useRef<HTMLVideoElement>(null);
   const hlsRef = useRef<HlsType | null>(null);
@@ -126,6 +165,36 @@ export function Player({ src, poster }: { src: string; poster?: string }) {
       cleanup?.();
     };
   }, [src]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const video = ref.current;
+      const el = e.target as HTMLElement | null;
+      if (!video || e.defaultPrevented || el?.isContentEditable) return;
+      const a = playerKey(e, el?.tagName?.toLowerCase() ?? '');
+      if (!a) return;
+      e.preventDefault();
+      e.stopPropagation();
+      if (a === 'toggle') {
+        if (video.paused) video.play().catch(() => {});
+        else video.pause();
+      } else if (a === 'mute') video.muted = !video.muted;
+      else if (a === 'fullscreen') {
+        if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+        else video.requestFullscreen?.().catch(() => {});
+      } else if ('seek' in a) {
+        const end = Number.isFinite(video.duration) ? video.duration : Infinity;
+        video.currentTime = Math.max(0, Math.min(end, video.currentTime + a.seek));
+      } else {
+        video.volume = Math.max(0, Math.min(1, Math.round((video.volume + a.volume) * 10) / 10));
+        if (a.volume > 0) video.muted = false;
+      }
+    };
+    // Capture: ahead of the video's own controls, which otherwise act on a
+    // focused video's Space too (two toggles: nothing happens).
+    document.addEventListener('keydown', onKey, true);
+    return () => document.removeEventListener('keydown', onKey, true);
+  }, []);
 
   const attach = (Hls: typeof HlsType, video: HTMLVideoElement, url: string): (() => void) | undefined => {
     if (Hls.isSupported()) {
@@ -178,6 +247,7 @@ export function Player({ src, poster }: { src: string; poster?: string }) {
     <div class="player">
       <video ref={ref} controls playsInline poster={poster || undefined} data-engine={engine} data-playing={playingLevel ? rungName(playingLevel.width, playingLevel.height, 0).replace('p', '') : undefined} />
       <div class="player-bar">
+        <small class="muted keys-hint">{t('watch.keys')}</small>
         {levels.length > 0 && (
           <label class="quality">
             {t('watch.quality')}{' '}
