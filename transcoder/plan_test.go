@@ -293,7 +293,7 @@ func scaleInputs(t *testing.T, args []string) map[string]string {
 // rungs close to it from the decoded picture.
 func TestScaleCascade(t *testing.T) {
 	src := func(codec string, w, h int) *ProbeResult {
-		return &ProbeResult{Width: w, Height: h, FPS: 30, VideoCodec: codec, PixFmt: "yuv420p", BitDepth: 8}
+		return &ProbeResult{Width: w, Height: h, FPS: 30, VideoCodec: codec, Profile: "High", PixFmt: "yuv420p", BitDepth: 8}
 	}
 	tests := []struct {
 		name  string
