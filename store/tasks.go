@@ -180,6 +180,23 @@ func (s *Store) TaskProgress(ctx context.Context, id int64, progress int) error 
 	return nil
 }
 
+// SetTaskLog replaces the log of task id while it is in status: the
+// command line as soon as ffmpeg starts (status processing), so an admin
+// sees what runs; the command and ffmpeg's last words once a cancel
+// stopped it (status canceled). ErrConflict when the task is in another
+// status by then.
+func (s *Store) SetTaskLog(ctx context.Context, id int64, status, log string) error {
+	res, err := s.write.ExecContext(ctx, "UPDATE tasks SET log = ?, updated_at = ? WHERE id = ? AND status = ?",
+		log, now(), id, status)
+	if err != nil {
+		return fmt.Errorf("task log: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrConflict
+	}
+	return nil
+}
+
 // Media is what a transcode learned about a video's output.
 type Media struct {
 	Duration   float64

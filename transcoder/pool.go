@@ -335,6 +335,10 @@ func (p *Pool) runTask(ctx context.Context, t *store.Task) {
 		p.removeOutput(v.ID)
 		if errors.Is(err, errCanceled) || errors.Is(context.Cause(ctx), errCanceled) {
 			log.Info("task canceled")
+			// The canceled task keeps what ran and how far it got.
+			if err := p.cfg.Store.SetTaskLog(bg, t.ID, store.TaskCanceled, res.log); err != nil && !gone(err) {
+				log.Warn("store task log", slog.Any("err", err))
+			}
 			return
 		}
 		if err := p.cfg.Store.RequeueTask(bg, t.ID, "", false); err != nil && !errors.Is(err, store.ErrConflict) {

@@ -405,6 +405,10 @@ func TestPoolCancelThenRetry(t *testing.T) {
 			if len(v.Variants) != 1 || v.Status != store.VideoProcessing {
 				t.Errorf("early playable video %+v", v)
 			}
+			// The running task already shows its command line.
+			if !strings.HasPrefix(task.Log, "$ ") || !strings.Contains(task.Log, "-var_stream_map") {
+				t.Errorf("running task's log %q, want its ffmpeg command", task.Log)
+			}
 			pl := readFile(t, filepath.Join(out, "360p", "index.m3u8"))
 			if !strings.Contains(pl, "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(pl, "#EXT-X-ENDLIST") {
 				t.Errorf("running playlist is not an open event playlist:\n%s", pl)
@@ -434,6 +438,16 @@ func TestPoolCancelThenRetry(t *testing.T) {
 	}
 	if task := tp.waitTask(taskID, 5*time.Second, store.TaskCanceled); task.Status != store.TaskCanceled {
 		t.Fatal(task.Status)
+	}
+	// The canceled task keeps the command and ffmpeg's last words (SPEC §7).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		task, _ := tp.store.TaskByID(context.Background(), taskID)
+		if strings.HasPrefix(task.Log, "$ ") && strings.Count(task.Log, "\n") > 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("canceled task's log %q, want the command and stderr's tail", task.Log)
+		}
 	}
 
 	set := tp.store.Settings()

@@ -107,6 +107,9 @@ func (p *Pool) encode(ctx context.Context, log *slog.Logger, t *store.Task, v *s
 	}
 	line := commandLine(cmd)
 	log.Info("ffmpeg started", slog.String("cmd", line))
+	if err := p.cfg.Store.SetTaskLog(ctx, t.ID, store.TaskProcessing, "$ "+line); err != nil && !errors.Is(err, store.ErrConflict) {
+		log.Warn("store task log", slog.Any("err", err))
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
