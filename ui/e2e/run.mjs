@@ -302,6 +302,21 @@ test('the player plays with hls.js and offers qualities', async () => {
   const catLinks = await page.$$('.watch .stats a[href^="/?category="]');
   assert(catLinks.length === 0, 'an uncategorised video shows a category link');
   await shot('watch');
+  // A canceled transcode says so (not "transcoding"), shows no progress, and leads
+  // the admin to the task; a video that is not there says so and leads back.
+  await page.route(`**/api/videos/${state.videoId}`, async (route) => {
+    const r = await route.fetch();
+    const body = await r.json();
+    Object.assign(body.data, { status: 0, play_url: '', transcode_status: 'canceled', transcode_progress: 0 });
+    await route.fulfill({ response: r, json: body });
+  }, { times: 1 });
+  await page.goto(origin + '/watch/' + state.videoId);
+  const wait = await page.textContent('.player-wait');
+  assert(wait.includes('已取消') && !wait.includes('正在转码'), 'canceled shows: ' + wait);
+  assert(!(await page.$('.player-wait [role=progressbar]')), 'a progress bar for a canceled transcode');
+  await page.waitForSelector('.player-wait a[href="/admin/tasks?status=canceled"]');
+  await page.goto(origin + '/watch/999999');
+  await page.waitForSelector('.watch-missing a[href="/"]');
 });
 
 test('library finds the video by a Chinese keyword typed in', async () => {

@@ -2,7 +2,7 @@
 // where hls.js cannot run (Chromium also claims native HLS these days).
 import type HlsType from 'hls.js';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { VideoDetail } from '../api';
+import { ApiError, type VideoDetail } from '../api';
 import { t } from '../i18n';
 import { bytes, count, duration } from '../format';
 import { api, session, usePageTitle, usePoll, useStore } from '../state';
@@ -37,18 +37,36 @@ export function Watch({ params }: { params: Record<string, string> }) {
   if (v?.play_url && src.current.id !== id) src.current = { id, url: v.play_url };
   const progress = v?.transcode_progress ?? v?.progress;
 
-  if (err && !v) return <ErrorBox error={err} />;
+  if (err && !v) {
+    const gone = err instanceof ApiError && err.code === 404;
+    return (
+      <div class="empty watch-missing">
+        {gone ? <p>{t('watch.notFound')}</p> : <ErrorBox error={err} />}
+        <p>
+          <a href="/">{t('watch.backToLibrary')}</a>
+          {gone && !user && (
+            <>
+              {' · '}
+              <a href={'/login?next=' + encodeURIComponent('/watch/' + id)}>{t('watch.signInToSee')}</a>
+            </>
+          )}
+        </p>
+      </div>
+    );
+  }
   if (!v) return <Loading />;
   const mine = user && (user.id === v.user_id || user.role === 'admin');
+  const stopped = v.transcode_status === 'failed' || v.transcode_status === 'canceled';
   return (
     <article class="watch">
       {v.play_url && src.current.id === id ? (
         <Player src={src.current.url} poster={v.cover} />
       ) : (
         <div class="player-wait">
-          <p>{v.transcode_status === 'failed' ? t('watch.failed') : t('watch.transcoding')}</p>
-          {typeof progress === 'number' && <ProgressBar value={progress} />}
+          <p>{v.transcode_status === 'failed' ? t('watch.failed') : v.transcode_status === 'canceled' ? t('watch.canceled') : t('watch.transcoding')}</p>
+          {!stopped && typeof progress === 'number' && <ProgressBar value={progress} />}
           <small class="muted">{taskStatusText(v.transcode_status)}</small>
+          {stopped && user?.role === 'admin' && <a href={'/admin/tasks?status=' + v.transcode_status}>{t('watch.toTasks')}</a>}
         </div>
       )}
       {v.play_url && transcoding && (
