@@ -473,11 +473,21 @@ func copyChunk(dst io.Writer, src io.Reader, want int64, sum bool) (int64, []byt
 // otherwise they are spooled (at most one chunk) and copied after. The
 // chunk is recorded only after its bytes are synced. A chunk already
 // recorded is never rewritten: a resend is checked and acknowledged.
-func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request) (err error) {
 	if r.ContentLength > chunkSize+formSlack {
 		return errField("chunk", fmt.Sprintf("must be at most %d bytes", chunkSize))
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, chunkSize+formSlack)
+	defer func() {
+		if err != nil {
+			// Refused before the end of the body (an unknown upload, a bad
+			// index): take the rest, at most one chunk, before answering.
+			// A client that sends the whole request before it reads
+			// (Python's http.client) otherwise meets a reset connection
+			// instead of the error.
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
+	}()
 	mr, err := multipartReader(r)
 	if err != nil {
 		return err

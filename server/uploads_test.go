@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -11,6 +12,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"mime/multipart"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -545,5 +548,51 @@ func TestInitUploadTagsForms(t *testing.T) {
 		if !slices.Equal(v.Tags, want) {
 			t.Fatalf("tags %v from %v", v.Tags, tags)
 		}
+	}
+}
+
+// A chunk refused before its data was read (here: an unknown upload_id)
+// is answered only once the client has sent it all. A client that writes
+// the whole request before it reads (Python's http.client) otherwise gets
+// a reset connection instead of the error.
+func TestRefusedChunkIsReadBeforeTheAnswer(t *testing.T) {
+	e := newTestEnv(t)
+	_, token := e.createUser("alice", false)
+	hs := httptest.NewServer(e.srv)
+	defer hs.Close()
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("upload_id", "no-such-upload")
+	mw.WriteField("chunk_index", "0")
+	part, _ := mw.CreateFormFile("chunk", "chunk.bin")
+	part.Write(bytes.Repeat([]byte{7}, chunkSize))
+	mw.Close()
+
+	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(conn, "POST /api/videos/upload/chunk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: %s\r\nContent-Length: %d\r\n\r\n", token, mw.FormDataContentType(), body.Len())
+	// Write it all, slowly enough that the server has answered long before the end.
+	data := body.Bytes()
+	for len(data) > 0 {
+		n := min(len(data), 256<<10)
+		if _, err := conn.Write(data[:n]); err != nil {
+			t.Fatalf("the connection broke with %d bytes left to send: %v", len(data), err)
+		}
+		data = data[n:]
+		time.Sleep(2 * time.Millisecond)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer after the whole chunk: %v", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode < 400 || res.StatusCode >= 500 {
+		t.Fatalf("status %d, want a 4xx", res.StatusCode)
 	}
 }
