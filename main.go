@@ -214,6 +214,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 func userCmd(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
+	if sub != "create" && sub != "passwd" {
+		return fmt.Errorf("unknown user command %q: %w", sub, errUsage)
+	}
 	fs := newFlags("user "+sub, stderr)
 	username := fs.String("username", "", "user name")
 	password := fs.String("password", "", "password (at least 8 characters)")
@@ -266,8 +269,6 @@ func userCmd(ctx context.Context, sub string, args []string, stdout, stderr io.W
 			return err
 		}
 		fmt.Fprintf(stdout, "password of %q changed; earlier sessions are signed out\n", u.Username)
-	default:
-		return fmt.Errorf("unknown user command %q: %w", sub, errUsage)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -110,6 +111,15 @@ func TestVersionAndUsage(t *testing.T) {
 	}
 	if _, err := runCLI(t, "frobnicate"); err == nil {
 		t.Fatal("unknown command should fail")
+	}
+	// An unknown user command says so, and touches no data folder.
+	data := filepath.Join(t.TempDir(), "data")
+	_, err = runCLI(t, "user", "frob", "--username", "bob", "--password", "password123", "--data", data)
+	if err == nil || !strings.Contains(err.Error(), `unknown user command "frob"`) {
+		t.Fatalf("user frob: %v", err)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("user frob created the data folder: %v", err)
 	}
 }
 
