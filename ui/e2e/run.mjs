@@ -302,6 +302,12 @@ test('the player plays with hls.js and offers qualities', async () => {
   const catLinks = await page.$$('.watch .stats a[href^="/?category="]');
   assert(catLinks.length === 0, 'an uncategorised video shows a category link');
   await shot('watch');
+  // Coming back starts where this browser stopped, and offers to start over.
+  await page.evaluate((id) => localStorage.setItem('mika.pos.' + id, '3'), state.videoId);
+  await page.goto(origin + '/watch/' + state.videoId);
+  await waitFor('the video to start at 3 s', () => page.evaluate(() => document.querySelector('video').currentTime >= 2.9), 10000, 100);
+  await page.click('.player .resumed button');
+  assert(await page.evaluate(() => document.querySelector('video').currentTime < 1), 'start over did not go back');
   // A canceled transcode says so (not "transcoding"), shows no progress, and leads
   // the admin to the task; a video that is not there says so and leads back.
   await page.route(`**/api/videos/${state.videoId}`, async (route) => {

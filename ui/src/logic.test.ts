@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { documentTitle, matchRoute } from './state';
 import { toForm, toPayload } from './admin/Settings';
-import { playerKey, rungName } from './pages/Watch';
+import { playerKey, resumeAt, rungName } from './pages/Watch';
 
 describe('matchRoute', () => {
   it.each([
@@ -60,6 +60,21 @@ describe('playerKey', () => {
     [{ key: 'ArrowDown' }, 'video', { volume: -0.1 }],
   ])('%o on %s', (e, target, want) => {
     expect(playerKey(e, target)).toEqual(want);
+  });
+});
+
+describe('resumeAt', () => {
+  it.each([
+    [NaN, 600, 0],
+    [0, 600, 0],
+    [2, 600, 0], // the first seconds: start from the beginning
+    [590, 600, 0], // the last 5 %: it was watched to the end
+    [3, 600, 3],
+    [125, 600, 125],
+    [40, Infinity, 40], // a playlist still growing
+    [40, NaN, 40],
+  ])('%d of %d', (saved, dur, want) => {
+    expect(resumeAt(saved, dur)).toBe(want);
   });
 });
 

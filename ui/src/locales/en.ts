@@ -100,6 +100,8 @@ export const en = {
   'watch.notFound': 'There is no such video: it may have been deleted, or it is not published and you may not see it.',
   'watch.backToLibrary': 'Back to the library',
   'watch.signInToSee': 'Sign in (your own unpublished videos show once you have)',
+  'watch.resumed': 'Resumed at {at}, where you stopped.',
+  'watch.startOver': 'Start over',
   'watch.networkError': 'Network trouble while playing; retrying…',
   'watch.playError': 'This video cannot be played.',
   'watch.unsupported': 'This browser cannot play HLS video.',

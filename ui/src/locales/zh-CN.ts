@@ -101,6 +101,8 @@ export const zhCN: Record<keyof typeof en, string> = {
   'watch.notFound': '找不到这个视频：它可能已被删除，或尚未发布、你无权观看。',
   'watch.backToLibrary': '返回视频库',
   'watch.signInToSee': '登录（登录后可以看到自己未发布的视频）',
+  'watch.resumed': '已从上次看到的 {at} 继续。',
+  'watch.startOver': '从头播放',
   'watch.networkError': '播放时网络异常，正在重试…',
   'watch.playError': '无法播放此视频。',
   'watch.unsupported': '此浏览器不支持 HLS 视频播放。',

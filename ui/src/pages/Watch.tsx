@@ -60,7 +60,7 @@ export function Watch({ params }: { params: Record<string, string> }) {
   return (
     <article class="watch">
       {v.play_url && src.current.id === id ? (
-        <Player src={src.current.url} poster={v.cover} />
+        <Player src={src.current.url} poster={v.cover} id={id} />
       ) : (
         <div class="player-wait">
           <p>{v.transcode_status === 'failed' ? t('watch.failed') : v.transcode_status === 'canceled' ? t('watch.canceled') : t('watch.transcoding')}</p>
@@ -158,7 +158,24 @@ export function playerKey(e: { key: string; ctrlKey?: boolean; altKey?: boolean;
   return null;
 }
 
-export function Player({ src, poster }: { src: string; poster?: string }) {
+/** resumeAt is where a video starts again, from the position kept when it
+ * was last watched here: nowhere (0) for the first seconds or the last 5 %,
+ * as Jellyfin does. */
+export function resumeAt(saved: number, duration: number): number {
+  if (!Number.isFinite(saved) || saved < 3) return 0;
+  if (Number.isFinite(duration) && duration > 0 && saved >= duration * 0.95) return 0;
+  return saved;
+}
+
+function positions(): Storage | undefined {
+  try {
+    return localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+export function Player({ src, poster, id }: { src: string; poster?: string; id?: number }) {
   const ref = useRef<HTMLVideoElement>(null);
   const hlsRef = useRef<HlsType | null>(null);
   const [levels, setLevels] = useState<Level[]>([]);
@@ -166,6 +183,41 @@ export function Player({ src, poster }: { src: string; poster?: string }) {
   const [playing, setPlaying] = useState(-1);
   const [err, setErr] = useState('');
   const [engine, setEngine] = useState('');
+  const [resumed, setResumed] = useState(0);
+
+  // Where this browser stopped watching, kept per video, to start there again.
+  useEffect(() => {
+    const video = ref.current;
+    if (!video || !id) return;
+    const key = 'mika.pos.' + id;
+    let restored = false;
+    let last = 0;
+    const onMeta = () => {
+      if (restored) return;
+      restored = true;
+      const at = resumeAt(Number(positions()?.getItem(key) ?? 0), video.duration);
+      if (at > 0) {
+        video.currentTime = at;
+        setResumed(at);
+      }
+    };
+    const onTime = () => {
+      if (!restored || Date.now() - last < 2000) return;
+      last = Date.now();
+      const at = resumeAt(video.currentTime, video.duration);
+      if (at > 0) positions()?.setItem(key, String(Math.floor(at)));
+      else if (video.currentTime < 3) positions()?.removeItem(key);
+    };
+    const onEnded = () => positions()?.removeItem(key);
+    video.addEventListener('loadedmetadata', onMeta);
+    video.addEventListener('timeupdate', onTime);
+    video.addEventListener('ended', onEnded);
+    return () => {
+      video.removeEventListener('loadedmetadata', onMeta);
+      video.removeEventListener('timeupdate', onTime);
+      video.removeEventListener('ended', onEnded);
+    };
+  }, [id, src]);
 
   useEffect(() => {
     const video = ref.current!;
@@ -266,6 +318,22 @@ export function Player({ src, poster }: { src: string; poster?: string }) {
       <video ref={ref} controls playsInline poster={poster || undefined} data-engine={engine} data-playing={playingLevel ? rungName(playingLevel.width, playingLevel.height, 0).replace('p', '') : undefined} />
       <div class="player-bar">
         <small class="muted keys-hint">{t('watch.keys')}</small>
+        {resumed > 0 && (
+          <span class="resumed">
+            {t('watch.resumed', { at: duration(resumed) })}{' '}
+            <button
+              type="button"
+              class="link"
+              onClick={() => {
+                const v = ref.current;
+                if (v) v.currentTime = 0;
+                setResumed(0);
+              }}
+            >
+              {t('watch.startOver')}
+            </button>
+          </span>
+        )}
         {levels.length > 0 && (
           <label class="quality">
             {t('watch.quality')}{' '}
