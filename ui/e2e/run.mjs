@@ -302,6 +302,10 @@ test('the player plays with hls.js and offers qualities', async () => {
   const catLinks = await page.$$('.watch .stats a[href^="/?category="]');
   assert(catLinks.length === 0, 'an uncategorised video shows a category link');
   await shot('watch');
+  // The stream address to copy for VLC plays with no header at all.
+  const stream = await page.getAttribute('.player-bar button[data-copy]', 'data-copy');
+  assert(stream.startsWith(`${origin}/videos/${state.videoId}/index.m3u8?`), 'stream URL to copy: ' + stream);
+  assert((await (await fetch(stream)).text()).startsWith('#EXTM3U'), 'the copied stream URL does not play');
   // Coming back starts where this browser stopped, and offers to start over.
   await page.evaluate((id) => localStorage.setItem('mika.pos.' + id, '3'), state.videoId);
   await page.goto(origin + '/watch/' + state.videoId);

@@ -175,12 +175,14 @@ export function ProgressBar({ value, label }: { value: number; label?: string })
   );
 }
 
-export function CopyButton({ text }: { text: string }) {
+export function CopyButton({ text, label, title }: { text: string; label?: string; title?: string }) {
   const [done, setDone] = useState(false);
   return (
     <button
       type="button"
       class="small"
+      data-copy={text}
+      title={title}
       onClick={async () => {
         try {
           await navigator.clipboard.writeText(text);
@@ -197,7 +199,7 @@ export function CopyButton({ text }: { text: string }) {
         setTimeout(() => setDone(false), 1500);
       }}
     >
-      {done ? t('common.copied') : t('common.copy')}
+      {done ? t('common.copied') : label ?? t('common.copy')}
     </button>
   );
 }

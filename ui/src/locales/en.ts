@@ -102,6 +102,8 @@ export const en = {
   'watch.signInToSee': 'Sign in (your own unpublished videos show once you have)',
   'watch.resumed': 'Resumed at {at}, where you stopped.',
   'watch.startOver': 'Start over',
+  'watch.copyStream': 'Copy stream URL',
+  'watch.copyStreamHint': 'For VLC, mpv or a TV app: the address plays with no sign-in for about 12 hours.',
   'watch.networkError': 'Network trouble while playing; retrying…',
   'watch.playError': 'This video cannot be played.',
   'watch.unsupported': 'This browser cannot play HLS video.',

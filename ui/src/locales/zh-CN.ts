@@ -103,6 +103,8 @@ export const zhCN: Record<keyof typeof en, string> = {
   'watch.signInToSee': '登录（登录后可以看到自己未发布的视频）',
   'watch.resumed': '已从上次看到的 {at} 继续。',
   'watch.startOver': '从头播放',
+  'watch.copyStream': '复制播放地址',
+  'watch.copyStreamHint': '可在 VLC、mpv 或电视应用中打开：无需登录，约 12 小时内有效。',
   'watch.networkError': '播放时网络异常，正在重试…',
   'watch.playError': '无法播放此视频。',
   'watch.unsupported': '此浏览器不支持 HLS 视频播放。',

@@ -6,7 +6,7 @@ import { ApiError, type VideoDetail } from '../api';
 import { t } from '../i18n';
 import { bytes, count, duration } from '../format';
 import { api, session, usePageTitle, usePoll, useStore } from '../state';
-import { ErrorBox, Loading, ProgressBar, taskStatusText, videoStatusText } from '../components/ui';
+import { CopyButton, ErrorBox, Loading, ProgressBar, taskStatusText, videoStatusText } from '../components/ui';
 
 export function Watch({ params }: { params: Record<string, string> }) {
   const id = Number(params.id);
@@ -350,6 +350,7 @@ export function Player({ src, poster, id }: { src: string; poster?: string; id?:
             </select>
           </label>
         )}
+        <CopyButton text={new URL(src, location.origin).href} label={t('watch.copyStream')} title={t('watch.copyStreamHint')} />
         {err && <span class="field-error">{err}</span>}
       </div>
     </div>
