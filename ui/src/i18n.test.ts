@@ -35,4 +35,12 @@ describe('i18n', () => {
     expect(t('video.views', { n: 5 }, 'zh-CN')).toBe('5 次播放');
     expect(t('video.views', { n: 5 }, 'en')).toBe('5 views');
   });
+
+  it('says one thing and many things in English', () => {
+    expect(t('video.views', { n: 1 }, 'en')).toBe('1 view');
+    expect(t('video.views', { n: 0 }, 'en')).toBe('0 views');
+    expect(t('video.views', { n: '1,234' }, 'en')).toBe('1,234 views');
+    expect(t('libraries.videos', { n: 1 }, 'en')).toBe('1 video');
+    expect(format('{n|a|b} {m|c|d}', { n: 1 })).toBe('a {m|c|d}');
+  });
 });

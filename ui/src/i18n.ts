@@ -48,10 +48,13 @@ export function onLangChange(f: () => void) {
   return () => listeners.delete(f);
 }
 
-/** format fills {name} placeholders. */
+/** format fills {name} placeholders, and {name|one|other} with the word
+ * for that number ("1 view", "2 views"). */
 export function format(s: string, vars?: Record<string, string | number>): string {
   if (!vars) return s;
-  return s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  return s
+    .replace(/\{(\w+)\|([^|}]*)\|([^}]*)\}/g, (m, k, one, other) => (k in vars ? (Number(vars[k]) === 1 ? one : other) : m))
+    .replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 }
 
 export type MsgKey = keyof typeof en;
