@@ -473,6 +473,25 @@ test('tasks: a failed task is retried from the console', async () => {
     return t.status === 'failed' && t.finished_at > before.finished_at;
   }, 20000, 500);
   await page.waitForSelector(`tr[data-status="failed"] .field-error`);
+  // Cancel asks first: shown as running, the task gets no request until the answer is yes.
+  await page.route('**/api/admin/transcode/tasks?*', async (route) => {
+    const r = await route.fetch();
+    const body = await r.json();
+    for (const t of body.data.list) if (t.id === id) Object.assign(t, { status: 'processing', finished_at: '', error: '' });
+    await route.fulfill({ response: r, json: body });
+  });
+  try {
+    await page.goto(origin + '/admin/tasks');
+    const cancels = [];
+    page.on('request', (r) => r.url().endsWith('/cancel') && cancels.push(r.url()));
+    await page.click(`tr[data-status="processing"] button:has-text("取消")`);
+    await page.waitForSelector('tr[data-status="processing"] .confirm');
+    await page.click('tr[data-status="processing"] .confirm button:has-text("继续转码")');
+    await page.waitForSelector('tr[data-status="processing"] .confirm', { state: 'detached' });
+    assert(cancels.length === 0, 'cancel was sent without asking');
+  } finally {
+    await page.unroute('**/api/admin/transcode/tasks?*');
+  }
 });
 
 test('profile: nickname, avatar, an API key whose secret is shown once', async () => {

@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Page, Task } from '../api';
 import { t } from '../i18n';
 import { api, setQuery, usePoll, useQuery } from '../state';
-import { ErrorBox, Loading, Modal, Pager, ProgressBar, taskStatusText } from '../components/ui';
+import { ConfirmButton, ErrorBox, Loading, Modal, Pager, ProgressBar, taskStatusText } from '../components/ui';
 
 const statuses = ['', 'pending', 'processing', 'completed', 'failed', 'canceled'];
 const size = 20;
@@ -93,9 +93,15 @@ export function Tasks() {
                       </button>
                     )}
                     {(task.status === 'pending' || task.status === 'processing') && (
-                      <button class="small danger" onClick={() => act(task, 'cancel')}>
-                        {t('tasks.cancel')}
-                      </button>
+                      // Stopping throws away the work done so far: ask first.
+                      <ConfirmButton
+                        class="small danger"
+                        label={t('tasks.cancel')}
+                        confirm={t('tasks.confirmCancel')}
+                        yes={t('tasks.stop')}
+                        no={t('tasks.keepGoing')}
+                        onConfirm={() => act(task, 'cancel')}
+                      />
                     )}
                   </td>
                 </tr>

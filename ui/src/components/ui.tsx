@@ -101,7 +101,16 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
 }
 
 /** ConfirmButton asks "are you sure?" inline before acting. */
-export function ConfirmButton(props: { label: string; confirm: string; onConfirm: () => void | Promise<void>; class?: string; disabled?: boolean }) {
+export function ConfirmButton(props: {
+  label: string;
+  confirm: string;
+  onConfirm: () => void | Promise<void>;
+  class?: string;
+  disabled?: boolean;
+  /** The answers' words, where "yes"/"cancel" would be ambiguous. */
+  yes?: string;
+  no?: string;
+}) {
   const [asking, setAsking] = useState(false);
   if (!asking)
     return (
@@ -119,9 +128,9 @@ export function ConfirmButton(props: { label: string; confirm: string; onConfirm
           await props.onConfirm();
         }}
       >
-        {t('common.yes')}
+        {props.yes ?? t('common.yes')}
       </button>
-      <button onClick={() => setAsking(false)}>{t('common.no')}</button>
+      <button onClick={() => setAsking(false)}>{props.no ?? t('common.no')}</button>
     </span>
   );
 }

@@ -203,6 +203,9 @@ export const en = {
   'tasks.logTitle': 'Task #{id}',
   'tasks.noLog': 'No log yet.',
   'tasks.retry': 'Retry',
+  'tasks.confirmCancel': 'Stop this transcode? What it has done so far is removed; you can retry it later.',
+  'tasks.stop': 'Stop it',
+  'tasks.keepGoing': 'Keep going',
   'tasks.cancel': 'Cancel',
 
   'categories.add': 'Add a category',

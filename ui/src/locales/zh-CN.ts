@@ -204,6 +204,9 @@ export const zhCN: Record<keyof typeof en, string> = {
   'tasks.logTitle': '任务 #{id}',
   'tasks.noLog': '暂无日志。',
   'tasks.retry': '重试',
+  'tasks.confirmCancel': '停止这次转码？已完成的部分会被删除，之后可以重试。',
+  'tasks.stop': '停止转码',
+  'tasks.keepGoing': '继续转码',
   'tasks.cancel': '取消',
 
   'categories.add': '添加分类',
