@@ -188,6 +188,11 @@ test('sign out, wrong password in words, sign in', async () => {
   await page.click('button[type=submit]');
   await page.waitForSelector('header.top a.user');
   assert((await page.textContent('header.top')).includes('管理后台'), 'the Chinese admin link is missing (zh-CN is the default)');
+  // Signed in, the sign-in page goes on to where it would have led, and setup says it is done.
+  await page.goto(origin + '/login?next=%2Fme%2Fvideos');
+  await page.waitForURL('**/me/videos');
+  await page.goto(origin + '/setup');
+  await page.waitForSelector('.setup-done a[href="/"]');
 });
 
 test('an expired session sends the person to sign in with a message', async () => {

@@ -1,8 +1,8 @@
 // Sign in, registration and first-run setup.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type LoginData } from '../api';
 import { t } from '../i18n';
-import { api, navigate, publicSettings, signIn, useQuery, useStore } from '../state';
+import { api, navigate, publicSettings, session, signIn, useQuery, useStore } from '../state';
 import { ErrorBox, Field, fieldError } from '../components/ui';
 
 function nextPath(q: URLSearchParams): string {
@@ -10,8 +10,19 @@ function nextPath(q: URLSearchParams): string {
   return n.startsWith('/') && !n.startsWith('//') ? n : '/';
 }
 
+/** useSignedInAway sends someone who is already signed in on to where the
+ * sign-in or registration would have taken them. */
+function useSignedInAway(q: URLSearchParams) {
+  const user = useStore(session);
+  const to = nextPath(q);
+  useEffect(() => {
+    if (user) navigate(to, { replace: true });
+  }, [user, to]);
+}
+
 export function Login() {
   const q = useQuery();
+  useSignedInAway(q);
   const settings = useStore(publicSettings);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -66,6 +77,7 @@ export function Login() {
 export function Register() {
   const settings = useStore(publicSettings);
   const q = useQuery();
+  useSignedInAway(q);
   const [f, setF] = useState({ username: '', password: '', email: '', invite_code: q.get('invite') ?? '' });
   const [err, setErr] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -122,6 +134,8 @@ export function Register() {
 }
 
 export function Setup() {
+  const settings = useStore(publicSettings);
+  const user = useStore(session);
   const [f, setF] = useState({ username: 'admin', password: '', confirm: '' });
   const [err, setErr] = useState<unknown>(null);
   const [done, setDone] = useState(false);
@@ -146,14 +160,22 @@ export function Setup() {
       setBusy(false);
     }
   };
-  if (done)
+  // Once the administrator exists this page only says so (the server refuses
+  // a second setup anyway).
+  if (done || (settings.needs_setup === false && !busy))
     return (
-      <div class="card narrow">
+      <div class="card narrow setup-done">
         <h1>{t('setup.title')}</h1>
         <p>{t('setup.done')}</p>
-        <a class="button primary" href="/login">
-          {t('auth.login')}
-        </a>
+        {user ? (
+          <a class="button primary" href="/">
+            {t('nav.library')}
+          </a>
+        ) : (
+          <a class="button primary" href="/login">
+            {t('auth.login')}
+          </a>
+        )}
       </div>
     );
   return (
