@@ -594,12 +594,19 @@ test('my videos: edit, hide, publish, delete after a confirmation', async () => 
 test('phone width: the library and admin fit 375 px', async () => {
   await page.setViewportSize({ width: 375, height: 800 });
   try {
-    for (const path of ['/', '/admin', '/admin/tasks', '/admin/settings', '/admin/users', '/admin/categories', '/admin/libraries', '/upload', '/me/videos', '/me/profile', '/watch/' + state.videoId]) {
+    for (const path of ['/', '/admin', '/admin/tasks', '/admin/settings', '/admin/users', '/admin/categories', '/admin/libraries', '/admin/invites', '/upload', '/me/videos', '/me/profile', '/watch/' + state.videoId]) {
       await page.goto(origin + path);
       await page.waitForLoadState('networkidle').catch(() => {});
       await sleep(300);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert(overflow <= 1, `${path} is ${overflow}px wider than the screen`);
+      if (path.startsWith('/admin')) {
+        const seen = await page.$eval('.tabs a.active', (a) => {
+          const b = a.getBoundingClientRect();
+          return b.left >= 0 && b.right <= window.innerWidth + 1;
+        });
+        assert(seen, `${path}: the current admin tab is scrolled out of sight`);
+      }
       await shot('phone' + path.replace(/\//g, '_'));
     }
     await page.click('.menu-toggle');

@@ -1,4 +1,5 @@
 // The admin console: one tab per section.
+import { useEffect, useRef } from 'preact/hooks';
 import { t, type MsgKey } from '../i18n';
 import { usePageTitle } from '../state';
 import { Dashboard } from './Dashboard';
@@ -24,9 +25,16 @@ export function AdminShell({ params }: { params: Record<string, string> }) {
   const found = sections.find(([s]) => s === cur);
   const Comp = found?.[2];
   usePageTitle(found ? t(found[1]) + ' · ' + t('nav.admin') : '');
+  // On a phone the tabs scroll sideways: keep the current one in sight.
+  const tabs = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const a = tabs.current?.querySelector<HTMLElement>('a.active');
+    const nav = tabs.current;
+    if (a && nav) nav.scrollLeft = Math.max(0, a.offsetLeft - nav.offsetLeft - (nav.clientWidth - a.offsetWidth) / 2);
+  }, [cur]);
   return (
     <div class="admin">
-      <nav class="tabs" aria-label={t('nav.admin')}>
+      <nav class="tabs" ref={tabs} aria-label={t('nav.admin')}>
         {sections.map(([s, key]) => (
           <a key={s} href={'/admin' + (s ? '/' + s : '')} class={s === cur ? 'active' : ''} aria-current={s === cur ? 'page' : undefined}>
             {t(key)}
