@@ -570,8 +570,19 @@ test('libraries: a bad path is refused next to the field; a real folder is added
 });
 
 test('my videos: edit, hide, publish, delete after a confirmation', async () => {
-  await page.goto(origin + '/me/videos');
   const row = `.video-row[data-id="${state.videoId}"]`;
+  // A canceled transcode shows no progress bar stuck at 0 %.
+  await page.route('**/api/videos?*', async (route) => {
+    const r = await route.fetch();
+    const body = await r.json();
+    for (const v of body.data.list) if (v.id === state.videoId) Object.assign(v, { status: 0, transcode_status: 'canceled', transcode_progress: 0 });
+    await route.fulfill({ response: r, json: body });
+  }, { times: 1 });
+  await page.goto(origin + '/me/videos');
+  await page.waitForSelector(`${row} .badge.s0`);
+  assert(!(await page.$(`${row} [role=progressbar]`)), 'a progress bar for a canceled transcode');
+  await page.goto(origin + '/me/videos');
+  await page.waitForSelector(`${row} .badge.s1`);
   await page.click(`${row} .actions button >> nth=0`);
   await page.waitForSelector('.modal input[name=title]');
   await page.fill('.modal input[name=title]', 'E2E 测试视频（改）');

@@ -88,7 +88,8 @@ export function MyVideos() {
                 {v.missing && <span class="badge s2">{t('video.missing')}</span>} {t('my.transcode')}: {taskStatusText(v.transcode_status)}
                 {v.category?.id ? <> · {v.category.name}</> : null} · {t('video.views', { n: v.views })} · {v.created_at}
               </div>
-              {v.status === 0 && typeof (v.transcode_progress ?? v.progress) === 'number' && (
+              {/* A bar only while it moves: a canceled or failed transcode stays at 0 %. */}
+              {(v.transcode_status === 'pending' || v.transcode_status === 'processing') && typeof (v.transcode_progress ?? v.progress) === 'number' && (
                 <ProgressBar value={(v.transcode_progress ?? v.progress)!} />
               )}
             </div>
