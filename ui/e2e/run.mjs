@@ -372,6 +372,9 @@ test('admin pages render with real data', async () => {
   await page.goto(origin + '/admin/tasks');
   await page.waitForSelector('tr[data-status="completed"]');
   assert((await page.title()).startsWith('转码任务 · 管理后台 · '), 'tab title: ' + (await page.title()));
+  // Each time ("入队: 2026-11-24 13:12:36") stays on one line, however long a title or error is.
+  const wrapping = await page.$$eval('td.times div', (ds) => ds.filter((d) => getComputedStyle(d).whiteSpace !== 'nowrap').length);
+  assert(wrapping === 0, `${wrapping} task times may wrap onto a second line`);
   await page.click('tr[data-status="completed"] button.small');
   await page.waitForSelector('pre.log');
   const log = await page.textContent('pre.log');

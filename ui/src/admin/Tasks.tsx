@@ -78,7 +78,7 @@ export function Tasks() {
                   <td data-label={t('tasks.progress')}>
                     <ProgressBar value={task.status === 'completed' ? 100 : task.progress ?? 0} />
                   </td>
-                  <td class="muted small-text">
+                  <td class="muted small-text times">
                     <div>{t('tasks.created')}: {task.created_at || '–'}</div>
                     {task.started_at && <div>{t('tasks.started')}: {task.started_at}</div>}
                     {task.finished_at && <div>{t('tasks.finished')}: {task.finished_at}</div>}
