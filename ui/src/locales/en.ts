@@ -65,6 +65,7 @@ export const en = {
   'library.categories': 'Categories',
   'library.allCategories': 'All categories',
   'library.empty': 'No videos yet.',
+  'library.emptyCategory': 'No videos in this category yet.',
   'library.noMatch': 'Nothing matches “{q}”.',
   'pager.prev': 'Previous',
   'pager.next': 'Next',

@@ -66,6 +66,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'library.categories': '分类',
   'library.allCategories': '全部分类',
   'library.empty': '还没有视频。',
+  'library.emptyCategory': '这个分类里还没有视频。',
   'library.noMatch': '没有找到与“{q}”相关的视频。',
   'pager.prev': '上一页',
   'pager.next': '下一页',

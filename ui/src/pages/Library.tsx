@@ -43,14 +43,17 @@ export function Library() {
           <option value="views">{t('library.mostViewed')}</option>
         </select>
       </div>
-      <div class="library-body">
-        <aside class="cat-tree" aria-label={t('library.categories')}>
-          <CategoryTree cats={cats} current={category} />
-        </aside>
+      {/* No categories yet: no sidebar with nothing but "all". */}
+      <div class={'library-body' + (cats.length || category ? '' : ' no-cats')}>
+        {(cats.length > 0 || category > 0) && (
+          <aside class="cat-tree" aria-label={t('library.categories')}>
+            <CategoryTree cats={cats} current={category} />
+          </aside>
+        )}
         <section>
           <ErrorBox error={err} />
           {!data && !err && <Loading />}
-          {data && data.list.length === 0 && <EmptyLibrary keyword={keyword} />}
+          {data && data.list.length === 0 && <EmptyLibrary keyword={keyword} category={category} />}
           {data && data.list.length > 0 && (
             <ul class="grid">
               {data.list.map((v) => (
@@ -67,10 +70,18 @@ export function Library() {
   );
 }
 
-function EmptyLibrary({ keyword }: { keyword: string }) {
+function EmptyLibrary({ keyword, category }: { keyword: string; category: number }) {
   const user = useStore(session);
   const settings = useStore(publicSettings);
   if (keyword) return <p class="empty">{t('library.noMatch', { q: keyword })}</p>;
+  // An empty category is not an empty library.
+  if (category)
+    return (
+      <div class="empty empty-category">
+        <p>{t('library.emptyCategory')}</p>
+        <a href="/">{t('library.allCategories')}</a>
+      </div>
+    );
   return (
     <div class="empty">
       <p>{t('library.empty')}</p>
