@@ -547,6 +547,8 @@ test('categories editor builds a tree that the library filters by', async () => 
 
 test('invites: a fresh code, shown with a copy button', async () => {
   await page.goto(origin + '/admin/invites');
+  // Registration is open here: the page says codes are not asked for, and where to change that.
+  await page.waitForSelector('.invites .toolbar a[href="/admin/settings"]');
   await page.click('.invites .toolbar button.primary');
   await page.waitForSelector('.invite-code');
   const code = await page.textContent('.invite-code');

@@ -43,7 +43,16 @@ export function Invites() {
         <button class="primary" onClick={create}>
           {t('invites.create')}
         </button>
-        <span class="muted">{t('invites.mode', { mode: t(('settings.register.' + settings.register_mode) as 'settings.register.open') })}</span>
+        <span class="muted">
+          {t('invites.mode', { mode: t(('settings.register.' + settings.register_mode) as 'settings.register.open') })}
+          {/* A code is asked for only in invite mode: say where that is set. */}
+          {settings.register_mode !== 'invite' && (
+            <>
+              {' · '}
+              <a href="/admin/settings">{t('invites.notAsked')}</a>
+            </>
+          )}
+        </span>
       </div>
       <ErrorBox error={err} />
       {fresh && (

@@ -225,6 +225,7 @@ export const en = {
 
   'invites.create': 'New invite code',
   'invites.mode': 'Registration is now: {mode}',
+  'invites.notAsked': 'codes are asked for only in invite mode: change it in Settings',
   'invites.fresh': 'New code:',
   'invites.code': 'Code',
   'invites.usedBy': 'Used by',

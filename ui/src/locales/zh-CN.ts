@@ -226,6 +226,7 @@ export const zhCN: Record<keyof typeof en, string> = {
 
   'invites.create': '生成邀请码',
   'invites.mode': '当前注册方式：{mode}',
+  'invites.notAsked': '只有“凭邀请码注册”时才需要邀请码，可在系统设置中更改',
   'invites.fresh': '新邀请码：',
   'invites.code': '邀请码',
   'invites.usedBy': '使用者',
