@@ -422,7 +422,16 @@ test('a reload in the middle of an upload resumes it', async () => {
   const values = new Set();
   await page.waitForResponse((r) => r.url().endsWith('/api/videos/upload/chunk') && r.status() === 200, { timeout: 60000 });
   values.add(await page.getAttribute('.upload-card [role=progressbar]', 'aria-valuenow'));
+  // Leaving the tab in the middle of an upload asks first; this test says yes.
+  const asked = [];
+  const onDialog = (d) => {
+    asked.push(d.type());
+    d.accept().catch(() => {});
+  };
+  page.on('dialog', onDialog);
   await page.reload();
+  page.off('dialog', onDialog);
+  assert(asked.includes('beforeunload'), 'reloading in the middle of an upload did not ask: ' + JSON.stringify(asked));
   page.off('request', onReq);
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await page.waitForSelector('.resume-list');

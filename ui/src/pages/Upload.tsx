@@ -14,7 +14,17 @@ import { httpTransport } from '../upload/transport';
 const resumeStore = localResumeStore(typeof localStorage !== 'undefined' ? localStorage : undefined);
 let queue: UploadQueue | null = null;
 export function uploadQueue(): UploadQueue {
-  if (!queue) queue = new UploadQueue({ transport: httpTransport(api), store: resumeStore });
+  if (!queue) {
+    const q = (queue = new UploadQueue({ transport: httpTransport(api), store: resumeStore }));
+    // Uploads go on while the person uses the rest of the app, but not past
+    // closing or reloading the tab: ask first, as PeerTube and YouTube do.
+    // (What was sent is kept; choosing the file again resumes it.)
+    window.addEventListener('beforeunload', (e) => {
+      if (!q.items.some((i) => i.state === 'checking' || i.state === 'uploading' || i.state === 'completing')) return;
+      e.preventDefault();
+      e.returnValue = '';
+    });
+  }
   return queue;
 }
 
