@@ -460,6 +460,10 @@ test('an upload survives a server restart and finishes by itself', async () => {
   await page.setInputFiles('.dropzone input[type=file]', restartFile);
   await page.click('.upload-card button.primary');
   await page.waitForResponse((r) => r.url().endsWith('/api/videos/upload/chunk') && r.status() === 200, { timeout: 60000 });
+  // The header counts the upload under way, also from another page of the app.
+  await page.click('header.top a[href="/me/videos"]');
+  assert((await page.textContent('header.top a[href="/upload"] .count')) === '1', 'the header does not count the upload');
+  await page.click('header.top a[href="/upload"]');
   const failures = [];
   page.on('requestfailed', (r) => r.url().includes('/api/videos/upload/') && failures.push(r.url()));
   try {

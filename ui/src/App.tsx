@@ -19,7 +19,7 @@ import {
 } from './state';
 import { Library } from './pages/Library';
 import { Watch } from './pages/Watch';
-import { Upload } from './pages/Upload';
+import { Upload, useActiveUploads } from './pages/Upload';
 import { MyVideos } from './pages/MyVideos';
 import { ProfilePage } from './pages/Profile';
 import { Login, Register, Setup } from './pages/Auth';
@@ -144,10 +144,12 @@ function FlashBar() {
 
 function Header({ user, siteName, path }: { user: Profile | null; siteName: string; path: string }) {
   const [open, setOpen] = useState(false);
+  const uploads = useActiveUploads();
   useEffect(() => setOpen(false), [path]);
-  const link = (href: string, key: Parameters<typeof t>[0]) => (
+  const link = (href: string, key: Parameters<typeof t>[0], extra?: preact.ComponentChildren) => (
     <a href={href} class={path === href || (href !== '/' && path.startsWith(href)) ? 'active' : ''}>
       {t(key)}
+      {extra}
     </a>
   );
   return (
@@ -160,7 +162,7 @@ function Header({ user, siteName, path }: { user: Profile | null; siteName: stri
       </button>
       <nav class={open ? 'open' : ''}>
         {link('/', 'nav.library')}
-        {user && link('/upload', 'nav.upload')}
+        {user && link('/upload', 'nav.upload', uploads > 0 && <span class="count" title={t('nav.uploading', { n: uploads })}>{uploads}</span>)}
         {user && link('/me/videos', 'nav.myVideos')}
         {user?.role === 'admin' && link('/admin', 'nav.admin')}
         <span class="spacer" />

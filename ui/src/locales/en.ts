@@ -3,6 +3,7 @@
 export const en = {
   'nav.library': 'Library',
   'nav.upload': 'Upload',
+  'nav.uploading': '{n} {n|upload|uploads} under way',
   'nav.myVideos': 'My videos',
   'nav.admin': 'Admin',
   'nav.login': 'Sign in',

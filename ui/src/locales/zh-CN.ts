@@ -4,6 +4,7 @@ import type { en } from './en';
 export const zhCN: Record<keyof typeof en, string> = {
   'nav.library': '视频库',
   'nav.upload': '上传',
+  'nav.uploading': '{n} 个文件正在上传',
   'nav.myVideos': '我的视频',
   'nav.admin': '管理后台',
   'nav.login': '登录',

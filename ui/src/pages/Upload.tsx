@@ -20,12 +20,27 @@ export function uploadQueue(): UploadQueue {
     // closing or reloading the tab: ask first, as PeerTube and YouTube do.
     // (What was sent is kept; choosing the file again resumes it.)
     window.addEventListener('beforeunload', (e) => {
-      if (!q.items.some((i) => i.state === 'checking' || i.state === 'uploading' || i.state === 'completing')) return;
+      if (!q.items.some(moving)) return;
       e.preventDefault();
       e.returnValue = '';
     });
   }
   return queue;
+}
+
+const moving = (i: UploadItem) => i.state === 'checking' || i.state === 'uploading' || i.state === 'completing';
+
+/** useActiveUploads counts the uploads under way, for the header: they go on
+ * while the person is on another page of the app. */
+export function useActiveUploads(): number {
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    const q = uploadQueue();
+    const count = () => setN(q.items.filter(moving).length);
+    count();
+    return q.subscribe(count);
+  }, []);
+  return n;
 }
 
 export function Upload() {
