@@ -153,6 +153,15 @@ test('first run shows setup and creates the admin', async () => {
   await page.waitForSelector('.empty a[href="/setup"], form input[name=confirm]');
   if (!new URL(page.url()).pathname.startsWith('/setup')) await page.click('.empty a[href="/setup"]');
   await page.waitForURL('**/setup');
+  // Before the admin exists, registering would make a plain user and close setup:
+  // the header offers no registration, and the page sends the person to setup.
+  assert(!(await page.$('header.top a[href="/register"]')), 'the header offers registration before setup');
+  await page.evaluate(() => {
+    history.pushState(null, '', '/register');
+    dispatchEvent(new PopStateEvent('popstate'));
+  });
+  await page.click('.setup-first a[href="/setup"]');
+  await page.waitForURL('**/setup');
   await page.fill('input[name=username]', admin.username);
   await page.fill('input[name=password]', admin.password);
   await page.fill('input[name=confirm]', admin.password);

@@ -179,8 +179,16 @@ function Header({ user, siteName, path }: { user: Profile | null; siteName: stri
           </>
         ) : (
           <>
-            {link('/login', 'nav.login')}
-            {publicSettings.get().register_mode !== 'closed' && link('/register', 'nav.register')}
+            {/* Before the administrator exists, registering would make a plain user
+                and close setup for good: offer setup only. */}
+            {publicSettings.get().needs_setup ? (
+              link('/setup', 'nav.setup')
+            ) : (
+              <>
+                {link('/login', 'nav.login')}
+                {publicSettings.get().register_mode !== 'closed' && link('/register', 'nav.register')}
+              </>
+            )}
           </>
         )}
       </nav>

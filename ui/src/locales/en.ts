@@ -9,6 +9,7 @@ export const en = {
   'nav.login': 'Sign in',
   'nav.register': 'Register',
   'nav.logout': 'Sign out',
+  'nav.setup': 'Set up',
   'nav.menu': 'Menu',
 
   'common.loading': 'Loading…',
@@ -51,6 +52,7 @@ export const en = {
   'auth.passwordsDiffer': 'The two passwords differ.',
   'auth.noAccount': 'No account yet? Register',
   'auth.haveAccount': 'Already have an account? Sign in',
+  'auth.setupFirst': 'This server has no administrator yet: create that account first. Registering now would make a plain user and close the setup page.',
   'auth.firstRun': 'First run? Create the administrator',
   'auth.registerClosed': 'Registration is closed on this server. Ask an administrator for an account.',
 

@@ -10,6 +10,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'nav.login': '登录',
   'nav.register': '注册',
   'nav.logout': '退出',
+  'nav.setup': '初始化',
   'nav.menu': '菜单',
 
   'common.loading': '加载中…',
@@ -52,6 +53,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'auth.passwordsDiffer': '两次输入的密码不一致。',
   'auth.noAccount': '还没有账号？注册',
   'auth.haveAccount': '已有账号？登录',
+  'auth.setupFirst': '这台服务器还没有管理员：请先创建管理员账号。现在注册只会得到普通用户，而且初始化页面将随之关闭。',
   'auth.firstRun': '首次使用？创建管理员',
   'auth.registerClosed': '本站已关闭注册，请联系管理员开通账号。',
 

@@ -81,6 +81,18 @@ export function Register() {
   const [f, setF] = useState({ username: '', password: '', email: '', invite_code: q.get('invite') ?? '' });
   const [err, setErr] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // The first account must be the administrator, made on the setup page:
+  // registered here it would be a plain user, and setup would be closed.
+  if (settings.needs_setup)
+    return (
+      <div class="card narrow setup-first">
+        <h1>{t('auth.register')}</h1>
+        <p>{t('auth.setupFirst')}</p>
+        <a class="button primary" href="/setup">
+          {t('auth.firstRun')}
+        </a>
+      </div>
+    );
   if (settings.register_mode === 'closed')
     return (
       <div class="card narrow">
