@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { documentTitle, matchRoute } from './state';
 import { toForm, toPayload } from './admin/Settings';
-import { playerKey, resumeAt, rungName } from './pages/Watch';
+import { hlsConfig, playerKey, resumeAt, rungName } from './pages/Watch';
 
 describe('matchRoute', () => {
   it.each([
@@ -60,6 +60,12 @@ describe('playerKey', () => {
     [{ key: 'ArrowDown' }, 'video', { volume: -0.1 }],
   ])('%o on %s', (e, target, want) => {
     expect(playerKey(e, target)).toEqual(want);
+  });
+});
+
+describe('hlsConfig', () => {
+  it('starts a still-growing (EVENT) playlist at its start, not near its end', () => {
+    expect(hlsConfig.startPosition).toBe(0);
   });
 });
 
