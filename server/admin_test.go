@@ -324,7 +324,8 @@ func TestSettingsValidation(t *testing.T) {
 	}
 	var pub map[string]any
 	e.mustOK(e.do("GET", "/api/settings/public", nil, "")).into(t, &pub)
-	if len(pub) != 3 || pub["site_name"] != "米卡" || pub["register_mode"] != "invite" || pub["needs_setup"] != false {
+	if len(pub) != 4 || pub["site_name"] != "米卡" || pub["register_mode"] != "invite" || pub["needs_setup"] != false ||
+		pub["max_upload_bytes"] != float64(b.MaxUploadBytes) {
 		t.Fatalf("public %v", pub)
 	}
 }

@@ -76,9 +76,11 @@ func (s *Server) publicSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// needs_setup tells the web app to show the first-admin page.
+	// needs_setup tells the web app to show the first-admin page;
+	// max_upload_bytes (0: no cap) lets a client refuse a file before
+	// sending it.
 	return ok(w, map[string]any{"site_name": set.SiteName, "register_mode": set.RegisterMode,
-		"needs_setup": users == 0})
+		"needs_setup": users == 0, "max_upload_bytes": set.MaxUploadBytes})
 }
 
 // x264Presets are the names x264 (and ffmpeg's -preset) accept.

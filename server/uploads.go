@@ -61,12 +61,20 @@ type uploadAnswer struct {
 	UploadProgress int    `json:"upload_progress"`
 }
 
-// bodyError turns an error met while reading a request body into an API error.
-func bodyError(err error, capped bool) error {
+// overLimit is the 413 for an upload past the max_upload_bytes setting,
+// naming the limit so that a client can say it.
+func overLimit(limit int64) *APIError {
+	return &APIError{Code: http.StatusRequestEntityTooLarge,
+		Message: fmt.Sprintf("upload is larger than the server allows (max_upload_bytes: at most %d bytes)", limit)}
+}
+
+// bodyError turns an error met while reading a request body into an API
+// error; limit is the upload cap that applied (0: none).
+func bodyError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		if capped {
-			return errTooLarge
+		if limit > 0 {
+			return overLimit(limit)
 		}
 		return &APIError{Code: http.StatusRequestEntityTooLarge, Message: "request body too large"}
 	}
@@ -227,7 +235,7 @@ func (s *Server) uploadVideo(w http.ResponseWriter, r *http.Request) error {
 	limit := s.store.Settings().MaxUploadBytes
 	if limit > 0 {
 		if r.ContentLength > limit+formSlack {
-			return errTooLarge
+			return overLimit(limit)
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit+formSlack)
 	}
@@ -251,7 +259,7 @@ func (s *Server) uploadVideo(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		if err != nil {
-			return bodyError(err, limit > 0)
+			return bodyError(err, limit)
 		}
 		switch field := part.FormName(); field {
 		case "file":
@@ -271,10 +279,10 @@ func (s *Server) uploadVideo(w http.ResponseWriter, r *http.Request) error {
 				if errors.As(err, &pe) {
 					return err // the disk's problem, not the client's
 				}
-				return bodyError(err, limit > 0)
+				return bodyError(err, limit)
 			}
 			if limit > 0 && size > limit {
-				return errTooLarge
+				return overLimit(limit)
 			}
 		case "title", "description", "category_id", "tags":
 			if fields[field], err = readField(part, field); err != nil {
@@ -282,11 +290,11 @@ func (s *Server) uploadVideo(w http.ResponseWriter, r *http.Request) error {
 				if errors.As(err, &ae) {
 					return err
 				}
-				return bodyError(err, limit > 0)
+				return bodyError(err, limit)
 			}
 		default:
 			if _, err := io.Copy(io.Discard, part); err != nil {
-				return bodyError(err, limit > 0)
+				return bodyError(err, limit)
 			}
 		}
 	}
@@ -382,7 +390,7 @@ func (s *Server) initUpload(w http.ResponseWriter, r *http.Request) error {
 		return errInvalid(errs)
 	}
 	if limit := s.store.Settings().MaxUploadBytes; limit > 0 && body.Filesize > limit {
-		return errTooLarge
+		return overLimit(limit)
 	}
 	id, err := randomHex(16)
 	if err != nil {
@@ -500,7 +508,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request) (err error)
 			break
 		}
 		if err != nil {
-			return bodyError(err, false)
+			return bodyError(err, 0)
 		}
 		switch field := part.FormName(); field {
 		case "upload_id", "chunk_index", "chunk_md5":
@@ -510,7 +518,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request) (err error)
 				if errors.As(err, &ae) {
 					return err
 				}
-				return bodyError(err, false)
+				return bodyError(err, 0)
 			}
 			if err := c.field(field, strings.TrimSpace(v)); err != nil {
 				return err
@@ -521,7 +529,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request) (err error)
 			}
 		default:
 			if _, err := io.Copy(io.Discard, part); err != nil {
-				return bodyError(err, false)
+				return bodyError(err, 0)
 			}
 		}
 	}
@@ -628,7 +636,7 @@ func (c *chunkWrite) data(part *multipart.Part) error {
 		if errors.As(err, &pe) {
 			return err // a disk problem, not the client's
 		}
-		return bodyError(err, false)
+		return bodyError(err, 0)
 	}
 	return nil
 }

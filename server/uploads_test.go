@@ -215,8 +215,16 @@ func TestUploadVideoCap(t *testing.T) {
 	e.wantError(e.serve(req), 413)
 	e.mustOK(e.postForm("/api/videos/upload", tok, field("title", "t"),
 		formPart{name: "file", filename: "a.mp4", data: randomBytes(1000)}))
-	// init is refused up front too.
-	e.wantError(e.do("POST", "/api/videos/upload/init", map[string]any{"filename": "a.mp4", "filesize": 1001, "title": "t"}, tok), 413)
+	// init is refused up front too, and every refusal names the limit.
+	res := e.wantError(e.do("POST", "/api/videos/upload/init", map[string]any{"filename": "a.mp4", "filesize": 1001, "title": "t"}, tok), 413)
+	if !strings.Contains(res.Message, "at most 1000 bytes") {
+		t.Errorf("413 message %q does not name the limit", res.Message)
+	}
+	var pub map[string]any
+	e.mustOK(e.do("GET", "/api/settings/public", nil, "")).into(t, &pub)
+	if pub["max_upload_bytes"] != float64(1000) {
+		t.Errorf("public settings %v: want max_upload_bytes 1000", pub)
+	}
 }
 
 // chunked drives the chunked upload API for one user.
