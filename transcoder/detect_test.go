@@ -317,10 +317,12 @@ func TestPoolForgetsAVersionTheBinaryNoLongerGives(t *testing.T) {
 	f := newHeldFFmpeg(t, "9.9-fake")
 	f.detectOnce(tp)
 	f.touch("fail")
+	f.hold() // until the remembered version was read: a fast failure would forget it first
 	p := f.startPool(tp)
 	if v := p.FFmpegVersion(); v != "9.9-fake" {
 		t.Fatalf("version %q, want the remembered 9.9-fake", v)
 	}
+	f.release()
 	waitDetected(t, p)
 	if v := p.FFmpegVersion(); v != "" {
 		t.Errorf("version %q after ffmpeg -version failed", v)
