@@ -216,7 +216,14 @@ test('an expired session sends the person to sign in with a message', async () =
   await page.waitForURL('**/me/profile');
 });
 
-test('dropping several files makes one card each', async () => {
+test('dropping several files makes one card each; one over the server\'s cap is refused before sending', async () => {
+  // The server's cap, as /api/settings/public answers it, between the two files' sizes.
+  await page.route('**/api/settings/public', async (route) => {
+    const r = await route.fetch();
+    const body = await r.json();
+    body.data.max_upload_bytes = 1500;
+    await route.fulfill({ response: r, json: body });
+  });
   await page.goto(origin + '/upload');
   const dt = await page.evaluateHandle(() => {
     const d = new DataTransfer();
@@ -228,6 +235,10 @@ test('dropping several files makes one card each', async () => {
   await page.waitForSelector('.upload-card[data-file="第二个.mkv"]');
   assert((await page.$$('.upload-card')).length === 2, 'want two cards');
   assert((await page.inputValue('.upload-card[data-file="第二个.mkv"] input[name=title]')) === '第二个', 'title not taken from the file name');
+  assert(await page.$('.upload-card.state-ready[data-file="a.mp4"]'), 'the file under the cap is not ready');
+  const refused = await page.textContent('.upload-card.state-error[data-file="第二个.mkv"] [role=alert]');
+  assert(refused && refused.includes('1.5'), 'the file over the cap is not refused with the cap: ' + refused);
+  await page.unroute('**/api/settings/public');
   for (const b of await page.$$('.upload-card button.link')) await b.click();
   await page.waitForFunction(() => !document.querySelector('.upload-card'));
 });

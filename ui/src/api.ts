@@ -154,6 +154,8 @@ export interface PublicSettings {
   site_name: string;
   register_mode: 'open' | 'invite' | 'closed';
   needs_setup?: boolean;
+  /** the largest upload the server takes, in bytes; 0: no cap */
+  max_upload_bytes?: number;
 }
 export interface Category {
   id: number;

@@ -140,7 +140,12 @@ export function SettingsPage() {
     try {
       const d = await api.put<Settings>('/admin/settings', body);
       apply(d);
-      publicSettings.set({ ...publicSettings.get(), site_name: d.site_name, register_mode: d.register_mode as 'open' });
+      publicSettings.set({
+        ...publicSettings.get(),
+        site_name: d.site_name,
+        register_mode: d.register_mode as 'open',
+        max_upload_bytes: d.max_upload_bytes,
+      });
       setSaved(true);
     } catch (e) {
       setErr(e);

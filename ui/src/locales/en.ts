@@ -120,6 +120,7 @@ export const en = {
   'upload.startAll': 'Upload all {n}',
   'upload.pause': 'Pause',
   'upload.resume': 'Resume',
+  'upload.tooLarge': 'the file is larger than this server takes (at most {max})',
   'upload.retry': 'Retry',
   'upload.cancel': 'Remove',
   'upload.dismiss': 'Dismiss',

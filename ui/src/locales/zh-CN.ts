@@ -121,6 +121,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'upload.startAll': '全部上传（{n} 个）',
   'upload.pause': '暂停',
   'upload.resume': '继续',
+  'upload.tooLarge': '文件超过服务器允许的大小（最大 {max}）',
   'upload.retry': '重试',
   'upload.cancel': '移除',
   'upload.dismiss': '关闭',

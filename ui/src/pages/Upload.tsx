@@ -5,7 +5,7 @@
 import { useEffect, useReducer, useRef, useState } from 'preact/hooks';
 import { t } from '../i18n';
 import { bytes, duration, splitTags } from '../format';
-import { api } from '../state';
+import { api, publicSettings } from '../state';
 import { CategorySelect, errorText, ProgressBar, useCategories } from '../components/ui';
 import { ApiError, type Category } from '../api';
 import { fileKey, localResumeStore, UploadQueue, type UploadItem } from '../upload/queue';
@@ -68,7 +68,10 @@ export function Upload() {
     for (const f of Array.from(files)) {
       // The same file twice would race for one upload: keep the first.
       if (q.items.some((i) => i.key === fileKey(f) && i.state !== 'done')) continue;
-      q.add(f);
+      const it = q.add(f);
+      // Over the server's cap: say so now instead of after sending it.
+      const max = publicSettings.get().max_upload_bytes ?? 0;
+      if (max > 0 && f.size > max) q.refuse(it.id, 413, t('upload.tooLarge', { max: bytes(max) }));
     }
   };
   // Unfinished uploads from an earlier visit whose file is not chosen yet.

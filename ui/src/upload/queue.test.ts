@@ -177,6 +177,22 @@ describe('UploadQueue', () => {
     expect(initTitle).toBe('假期');
   });
 
+  it('a refused file is never sent, not even by startAll', async () => {
+    const srv = fakeServer();
+    const q = newQueue(srv);
+    const big = q.add(fakeFile(3 * MiB, 'big.mp4'));
+    const small = q.add(fakeFile(MiB, 'small.mp4'));
+    q.refuse(big.id, 413, 'too big');
+    expect(big.state).toBe('error');
+    expect(big.errorCode).toBe(413);
+    expect(big.error).toBe('too big');
+    q.startAll();
+    await flush();
+    expect(srv.state.inits).toBe(1);
+    expect(big.state).toBe('error');
+    expect(small.state).not.toBe('ready');
+  });
+
   it('retries a failed chunk with growing backoff and then succeeds', async () => {
     const srv = fakeServer();
     srv.state.auto = true;

@@ -233,6 +233,18 @@ export class UploadQueue {
     return this.items.find((i) => i.id === id);
   }
 
+  /** refuse marks a file that has not started as failed with code and
+   * message, as if the server had answered them (a file over the server's
+   * upload cap, known before anything is sent). startAll passes it by. */
+  refuse(id: number, code: number, message: string) {
+    const it = this.get(id);
+    if (!it || it.state !== 'ready') return;
+    it.state = 'error';
+    it.errorCode = code;
+    it.error = message;
+    this.emit();
+  }
+
   update(id: number, meta: Partial<UploadMeta>) {
     const it = this.get(id);
     // Metadata goes to the server with init: editable until then, and again
