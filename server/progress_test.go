@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"mika/store"
@@ -50,5 +51,44 @@ func TestVideoTranscodeProgress(t *testing.T) {
 	e.mustOK(e.do("GET", fmt.Sprintf("/api/videos/%d", running.ID), nil, tok)).into(t, &d)
 	if d.TranscodeProgress != 100 {
 		t.Fatalf("completed progress %d", d.TranscodeProgress)
+	}
+}
+
+// A failed transcode says why to its owner and to admins, without the
+// data folder's own path; others (and other states) get "".
+func TestDetailSaysWhyTheTranscodeFailed(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	_, alice := e.createUser("alice", false)
+	_, bob := e.createUser("bob", false)
+	_, admin := e.createUser("root", true)
+	id := e.upload(alice, "broken")
+	detail := func(tok string) videoDetail {
+		t.Helper()
+		var d videoDetail
+		e.mustOK(e.do("GET", fmt.Sprintf("/api/videos/%d", id), nil, tok)).into(t, &d)
+		return d
+	}
+	if d := detail(alice); d.TranscodeError != "" {
+		t.Fatalf("pending video's transcode_error %q", d.TranscodeError)
+	}
+	task, err := e.store.ClaimTask(ctx)
+	if err != nil || task == nil {
+		t.Fatal(task, err)
+	}
+	src := filepath.Join(e.data.Root(), "media", "originals", fmt.Sprintf("%d.mp4", id))
+	why := "source is not a readable video: " + src + ": Invalid data found when processing input"
+	if err := e.store.FinishTask(ctx, task.ID, store.TaskEnd{Status: store.TaskFailed, Error: why}); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("source is not a readable video: media/originals/%d.mp4: Invalid data found when processing input", id)
+	for _, tok := range []string{alice, admin} {
+		if d := detail(tok); d.TranscodeError != want {
+			t.Errorf("transcode_error %q, want %q", d.TranscodeError, want)
+		}
+	}
+	e.setStatus(id, store.VideoPublished) // now bob may see it, but not why it failed
+	if d := detail(bob); d.TranscodeError != "" {
+		t.Errorf("another user sees transcode_error %q", d.TranscodeError)
 	}
 }

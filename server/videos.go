@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -77,6 +78,9 @@ type videoDetail struct {
 	// TranscodeProgress is 0–100: the running task's progress, 100 once
 	// transcoded.
 	TranscodeProgress int `json:"transcode_progress"`
+	// TranscodeError says why the transcode failed, to the owner and
+	// admins ("" otherwise), with paths inside the data folder relative.
+	TranscodeError string `json:"transcode_error"`
 }
 
 func coverURL(v *store.Video) string {
@@ -291,6 +295,13 @@ func (s *Server) detailOf(ctx context.Context, u *store.User, v *store.Video) (v
 	d.TranscodeProgress = progress[v.ID]
 	if v.Playable && canSee(u, v) {
 		d.PlayURL = s.playURL(v.ID, u)
+	}
+	if v.TranscodeStatus == store.TaskFailed && canEdit(u, v) {
+		why, err := s.store.VideoTaskError(ctx, v.ID)
+		if err != nil {
+			return d, err
+		}
+		d.TranscodeError = strings.ReplaceAll(why, s.data.Root()+string(filepath.Separator), "")
 	}
 	if v.CategoryID != 0 {
 		c, err := s.store.CategoryByID(ctx, v.CategoryID)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -178,6 +179,20 @@ func (s *Store) TaskProgress(ctx context.Context, id int64, progress int) error 
 		return ErrConflict
 	}
 	return nil
+}
+
+// VideoTaskError answers the error of video videoID's latest task: why its
+// transcode failed ("" when it has no task or the task has no error).
+func (s *Store) VideoTaskError(ctx context.Context, videoID int64) (string, error) {
+	var e string
+	err := s.read.QueryRowContext(ctx, "SELECT error FROM tasks WHERE video_id = ? ORDER BY id DESC LIMIT 1", videoID).Scan(&e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("video task error: %w", err)
+	}
+	return e, nil
 }
 
 // SetTaskLog replaces the log of task id while it is in status: the

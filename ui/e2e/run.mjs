@@ -350,6 +350,16 @@ test('the player plays with hls.js and offers qualities', async () => {
   assert(wait.includes('已取消') && !wait.includes('正在转码'), 'canceled shows: ' + wait);
   assert(!(await page.$('.player-wait [role=progressbar]')), 'a progress bar for a canceled transcode');
   await page.waitForSelector('.player-wait a[href="/admin/tasks?status=canceled"]');
+  // A failed one says why (the server tells the owner and admins).
+  const why = 'source is not a readable video: media/originals/1.mp4: Invalid data found';
+  await page.route(`**/api/videos/${state.videoId}`, async (route) => {
+    const r = await route.fetch();
+    const body = await r.json();
+    Object.assign(body.data, { status: 0, play_url: '', transcode_status: 'failed', transcode_progress: 0, transcode_error: why });
+    await route.fulfill({ response: r, json: body });
+  }, { times: 1 });
+  await page.goto(origin + '/watch/' + state.videoId);
+  assert((await page.textContent('.player-wait .transcode-error')) === why, 'a failed transcode does not say why');
   await page.goto(origin + '/watch/999999');
   await page.waitForSelector('.watch-missing a[href="/"]');
 });

@@ -191,6 +191,8 @@ export interface Variant {
 }
 export interface VideoDetail extends Video {
   play_url: string;
+  /** why the transcode failed; only for the owner and admins */
+  transcode_error?: string;
   variants: Variant[] | null;
   file_size: number;
 }

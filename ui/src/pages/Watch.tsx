@@ -66,6 +66,7 @@ export function Watch({ params }: { params: Record<string, string> }) {
           <p>{v.transcode_status === 'failed' ? t('watch.failed') : v.transcode_status === 'canceled' ? t('watch.canceled') : t('watch.transcoding')}</p>
           {!stopped && typeof progress === 'number' && <ProgressBar value={progress} />}
           <small class="muted">{taskStatusText(v.transcode_status)}</small>
+          {v.transcode_error && <small class="transcode-error">{v.transcode_error}</small>}
           {stopped && user?.role === 'admin' && <a href={'/admin/tasks?status=' + v.transcode_status}>{t('watch.toTasks')}</a>}
         </div>
       )}
