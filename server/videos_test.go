@@ -201,7 +201,7 @@ func TestGetVideo(t *testing.T) {
 	}
 	sort.Strings(keys)
 	want := []string{"category", "cover", "created_at", "description", "duration", "file_size", "id", "missing",
-		"play_url", "resolution", "status", "tags", "title", "transcode_progress", "transcode_status", "user_id", "variants", "views"}
+		"play_url", "resolution", "status", "tags", "title", "transcode_error", "transcode_progress", "transcode_status", "user_id", "variants", "views"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("detail keys %v", keys)
 	}
