@@ -224,7 +224,9 @@ test('dropping several files makes one card each; one over the server\'s cap is 
     body.data.max_upload_bytes = 1500;
     await route.fulfill({ response: r, json: body });
   });
+  const settings = page.waitForResponse('**/api/settings/public');
   await page.goto(origin + '/upload');
+  await settings;
   const dt = await page.evaluateHandle(() => {
     const d = new DataTransfer();
     d.items.add(new File([new Uint8Array(1000)], 'a.mp4', { type: 'video/mp4' }));

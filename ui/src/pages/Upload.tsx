@@ -5,7 +5,7 @@
 import { useEffect, useReducer, useRef, useState } from 'preact/hooks';
 import { t } from '../i18n';
 import { bytes, duration, splitTags } from '../format';
-import { api, publicSettings } from '../state';
+import { api, publicSettings, useStore } from '../state';
 import { CategorySelect, errorText, ProgressBar, useCategories } from '../components/ui';
 import { ApiError, type Category } from '../api';
 import { fileKey, localResumeStore, UploadQueue, type UploadItem } from '../upload/queue';
@@ -63,16 +63,24 @@ export function Upload() {
     return () => void off();
   }, []);
 
+  // A file over the server's cap is refused when chosen, not after it was
+  // sent; also when the cap becomes known (or changes) after the choice.
+  const max = useStore(publicSettings).max_upload_bytes ?? 0;
+  const refuseOversize = () => {
+    if (max <= 0) return;
+    for (const it of q.items) {
+      if (it.state === 'ready' && it.file.size > max) q.refuse(it.id, 413, t('upload.tooLarge', { max: bytes(max) }));
+    }
+  };
+  useEffect(refuseOversize, [max]);
   const addFiles = (files: FileList | null) => {
     if (!files) return;
     for (const f of Array.from(files)) {
       // The same file twice would race for one upload: keep the first.
       if (q.items.some((i) => i.key === fileKey(f) && i.state !== 'done')) continue;
-      const it = q.add(f);
-      // Over the server's cap: say so now instead of after sending it.
-      const max = publicSettings.get().max_upload_bytes ?? 0;
-      if (max > 0 && f.size > max) q.refuse(it.id, 413, t('upload.tooLarge', { max: bytes(max) }));
+      q.add(f);
     }
+    refuseOversize();
   };
   // Unfinished uploads from an earlier visit whose file is not chosen yet.
   const waiting = resumeStore.list().filter((r) => !q.items.some((i) => i.key === fileKey(r)));
