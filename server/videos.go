@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,9 +79,18 @@ type videoDetail struct {
 	// TranscodeProgress is 0–100: the running task's progress, 100 once
 	// transcoded.
 	TranscodeProgress int `json:"transcode_progress"`
+	// Uploader is who uploaded it, as the site shows people: nickname and
+	// avatar (id 0 and empty when the account is gone).
+	Uploader uploaderRef `json:"uploader"`
 	// TranscodeError says why the transcode failed, to the owner and
 	// admins ("" otherwise), with paths inside the data folder relative.
 	TranscodeError string `json:"transcode_error"`
+}
+
+type uploaderRef struct {
+	ID       int64  `json:"id"`
+	Nickname string `json:"nickname"`
+	Avatar   string `json:"avatar"`
 }
 
 func coverURL(v *store.Video) string {
@@ -295,6 +305,12 @@ func (s *Server) detailOf(ctx context.Context, u *store.User, v *store.Video) (v
 	d.TranscodeProgress = progress[v.ID]
 	if v.Playable && canSee(u, v) {
 		d.PlayURL = s.playURL(v.ID, u)
+	}
+	switch up, err := s.store.UserByID(ctx, v.UserID); {
+	case err == nil:
+		d.Uploader = uploaderRef{ID: up.ID, Nickname: cmp.Or(up.Nickname, up.Username), Avatar: up.Avatar}
+	case !errors.Is(err, store.ErrNotFound):
+		return d, err
 	}
 	if v.TranscodeStatus == store.TaskFailed && canEdit(u, v) {
 		why, err := s.store.VideoTaskError(ctx, v.ID)

@@ -201,9 +201,13 @@ func TestGetVideo(t *testing.T) {
 	}
 	sort.Strings(keys)
 	want := []string{"category", "cover", "created_at", "description", "duration", "file_size", "id", "missing",
-		"play_url", "resolution", "status", "tags", "title", "transcode_error", "transcode_progress", "transcode_status", "user_id", "variants", "views"}
+		"play_url", "resolution", "status", "tags", "title", "transcode_error", "transcode_progress", "transcode_status", "uploader", "user_id", "variants", "views"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("detail keys %v", keys)
+	}
+	// The uploader as the site shows people: alice's id and nickname.
+	if up, _ := d["uploader"].(map[string]any); up["id"] != float64(l.aliceID) || up["nickname"] != "alice" || up["avatar"] != "" {
+		t.Errorf("uploader %v, want alice (%d)", d["uploader"], l.aliceID)
 	}
 	raw, _ := json.Marshal(d["variants"])
 	var variants []store.Variant

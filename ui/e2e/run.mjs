@@ -290,6 +290,8 @@ test('the player plays with hls.js and offers qualities', async () => {
   await page.goto(origin + '/watch/' + state.videoId);
   await page.waitForSelector('video[data-engine="hls.js"]');
   assert((await page.textContent('.watch .transcode-note')).includes('40%'), 'no note that it is still transcoding');
+  const uploader = await page.textContent('.watch .stats .uploader');
+  assert(uploader && uploader.includes(admin.username), 'the uploader is not named: ' + uploader);
   await page.waitForSelector('.watch .transcode-note', { state: 'detached', timeout: 8000 });
   assert(!(await page.$('.watch .stats .badge')), 'the processing badge stayed after the transcode finished');
   await page.waitForSelector('.quality select');

@@ -193,6 +193,8 @@ export interface VideoDetail extends Video {
   play_url: string;
   /** why the transcode failed; only for the owner and admins */
   transcode_error?: string;
+  /** who uploaded it (id 0 when the account is gone) */
+  uploader?: { id: number; nickname: string; avatar: string };
   variants: Variant[] | null;
   file_size: number;
 }

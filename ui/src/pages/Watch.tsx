@@ -75,6 +75,13 @@ export function Watch({ params }: { params: Record<string, string> }) {
       )}
       <h1>{v.title}</h1>
       <p class="muted stats">
+        {v.uploader?.nickname && (
+          <span class="uploader">
+            {v.uploader.avatar ? <img src={v.uploader.avatar} alt="" class="avatar" /> : null}
+            {v.uploader.nickname}
+            {' · '}
+          </span>
+        )}
         {t('video.views', { n: count(v.views) })} · {v.created_at}
         {v.category?.id ? (
           <>
