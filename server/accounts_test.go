@@ -314,15 +314,15 @@ func TestBadTokens(t *testing.T) {
 	future := time.Now().Add(time.Hour)
 	noExp := tokenClaims{Ver: u.TokenVersion, RegisteredClaims: jwt.RegisteredClaims{Subject: fmt.Sprint(id)}}
 	cases := map[string]string{
-		"expired":        sign(jwt.SigningMethodHS256, e.srv.jwtSecret, claims(time.Now().Add(-time.Minute), u.TokenVersion)),
-		"other secret":   sign(jwt.SigningMethodHS256, []byte("not-the-secret"), claims(future, u.TokenVersion)),
-		"alg none":       sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(future, u.TokenVersion)),
-		"HS512":          sign(jwt.SigningMethodHS512, e.srv.jwtSecret, claims(future, u.TokenVersion)),
-		"old version":    sign(jwt.SigningMethodHS256, e.srv.jwtSecret, claims(future, u.TokenVersion-1)),
-		"no expiry":      sign(jwt.SigningMethodHS256, e.srv.jwtSecret, noExp),
-		"unknown user":   sign(jwt.SigningMethodHS256, e.srv.jwtSecret, tokenClaims{Ver: 1, RegisteredClaims: jwt.RegisteredClaims{Subject: "999", ExpiresAt: jwt.NewNumericDate(future)}}),
-		"garbage":        "abc.def.ghi",
-		"tampered claim": good[:len(good)-2] + "xx",
+		"expired":            sign(jwt.SigningMethodHS256, e.srv.jwtSecret, claims(time.Now().Add(-time.Minute), u.TokenVersion)),
+		"other secret":       sign(jwt.SigningMethodHS256, []byte("not-the-secret"), claims(future, u.TokenVersion)),
+		"alg none":           sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(future, u.TokenVersion)),
+		"HS512":              sign(jwt.SigningMethodHS512, e.srv.jwtSecret, claims(future, u.TokenVersion)),
+		"old version":        sign(jwt.SigningMethodHS256, e.srv.jwtSecret, claims(future, u.TokenVersion-1)),
+		"no expiry":          sign(jwt.SigningMethodHS256, e.srv.jwtSecret, noExp),
+		"unknown user":       sign(jwt.SigningMethodHS256, e.srv.jwtSecret, tokenClaims{Ver: 1, RegisteredClaims: jwt.RegisteredClaims{Subject: "999", ExpiresAt: jwt.NewNumericDate(future)}}),
+		"garbage":            "abc.def.ghi",
+		"tampered signature": tamperFirst(good, strings.LastIndex(good, ".")+1),
 	}
 	for name, tok := range cases {
 		e.run(t, name, func(t *testing.T) {
@@ -331,6 +331,19 @@ func TestBadTokens(t *testing.T) {
 	}
 	// The control: a well-made token works.
 	e.mustOK(e.do("GET", "/api/user/profile", nil, sign(jwt.SigningMethodHS256, e.srv.jwtSecret, claims(future, u.TokenVersion))))
+}
+
+// tamperFirst changes s's character at i to another one. The first
+// character of a base64 signature carries six bits of it; the last may
+// carry only two, the rest being padding bits a decoder ignores (so
+// ending "xw" and "xx" is the same signature: a token changed there can
+// still be valid).
+func tamperFirst(s string, i int) string {
+	c := byte('A')
+	if s[i] == c {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
 }
 
 func TestDisabledUser(t *testing.T) {
