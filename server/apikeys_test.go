@@ -148,7 +148,10 @@ func TestLegacySignature(t *testing.T) {
 	other := e.createKey(tok, "")
 	ts := unixNow()
 	old := strconv.FormatInt(time.Now().Add(-301*time.Second).Unix(), 10)
-	future := strconv.FormatInt(time.Now().Add(301*time.Second).Unix(), 10)
+	// The server reads its clock after this: one second boundary in between
+	// brings 301 s ahead to 300, inside the window. A minute ahead stays
+	// outside; TestTimestampWindowEdges checks the exact edges.
+	future := strconv.FormatInt(time.Now().Add(361*time.Second).Unix(), 10)
 	cases := map[string]map[string]string{
 		"no timestamp":       {"X-API-Key": k.APIKey, "X-Sign": legacySign(k, ts)},
 		"no sign":            {"X-API-Key": k.APIKey, "X-Timestamp": ts},
@@ -192,6 +195,22 @@ func TestLegacySignature(t *testing.T) {
 	e.mustOK(e.do("GET", "/api/user/api-keys", nil, tok)).into(t, &list)
 	if list.List[0].LastUsedAt == "" || list.List[1].LastUsedAt != "" {
 		t.Fatalf("last used %+v", list.List)
+	}
+}
+
+// The window is 300 s either side of the server's clock, edges included.
+func TestTimestampWindowEdges(t *testing.T) {
+	now := time.Unix(1_700_000_000, 999_000_000)
+	for _, c := range []struct {
+		ts   string
+		want bool
+	}{
+		{"1699999699", false}, {"1699999700", true}, {"1700000000", true}, {"1700000300", true}, {"1700000301", false},
+		{"", false}, {"+1700000000", false}, {"1700000000.0", false}, {"-1", false}, {"1700000000000", false},
+	} {
+		if _, ok := parseTimestamp(c.ts, now); ok != c.want {
+			t.Errorf("timestamp %q at %d: fresh %v, want %v", c.ts, now.Unix(), ok, c.want)
+		}
 	}
 }
 
