@@ -334,6 +334,9 @@ func TestSettingsTakeEffectLive(t *testing.T) {
 	e := newTestEnv(t)
 	_, admin := e.createUser("root", true)
 	wakes := func() int { e.fake.mu.Lock(); defer e.fake.mu.Unlock(); return e.fake.wakes }
+	// A stopped clock: at 1 req/s a second between the requests below (a
+	// loaded machine) would refill a token and let the fourth through.
+	e.srv.limiter.now = (&fakeClock{t: time.Unix(1_700_000_000, 0)}).now
 	before := wakes()
 	e.mustOK(e.do("PUT", "/api/admin/settings", map[string]any{"rate_limit_rps": 1, "rate_limit_burst": 3}, admin))
 	if wakes() != before+1 {
