@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"mika/store"
 	"mika/store/media"
@@ -178,4 +179,22 @@ func (e *testEnv) createUser(name string, admin bool) (int64, string) {
 		e.t.Fatal(err)
 	}
 	return u.ID, tok
+}
+
+// awayFromMidnight returns once the local date will not change for at least
+// margin, waiting for the new day when it is nearer: a test that counts
+// "today" from several readings of the clock (the server's and its own)
+// must not run across midnight.
+func awayFromMidnight(t testing.TB, margin time.Duration) {
+	t.Helper()
+	for {
+		now := time.Now()
+		y, m, d := now.Date()
+		left := time.Date(y, m, d+1, 0, 0, 0, 0, now.Location()).Sub(now)
+		if left >= margin {
+			return
+		}
+		t.Logf("waiting %v for the date to change", left)
+		time.Sleep(left + time.Millisecond)
+	}
 }
