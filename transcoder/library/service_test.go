@@ -12,10 +12,12 @@ import (
 	"mika/store"
 )
 
-// eventually polls cond until it holds or 10 s pass.
+// eventually polls cond until it holds, or fails the test after 30 s: it
+// returns as soon as cond holds, so the bound only has to be generous enough
+// for a loaded machine.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -34,6 +36,22 @@ func startService(t *testing.T, e *testLib, wakes *atomic.Int64, maxFolders ...i
 	s.Start(context.Background())
 	t.Cleanup(s.Shutdown)
 	return s
+}
+
+// scanAndWait asks for a full scan and waits until a full scan that began
+// after the request has ended. A worker may decide on a periodic scan from
+// a row read before its previous scan ended (and so still "due"); once a
+// scan started after the request is over, any such scan is over too, and
+// the rows the worker reads next are the ones written before the request.
+func scanAndWait(t *testing.T, e *testLib) {
+	t.Helper()
+	ctx := context.Background()
+	// Refused (409) while a full scan runs: asked again until taken.
+	eventually(t, "a scan request to be taken", func() bool { return e.st.RequestLibraryScan(ctx, e.lib.ID) == nil })
+	eventually(t, "the requested scan to end", func() bool {
+		l, err := e.st.LibraryByID(ctx, e.lib.ID)
+		return err == nil && l.ScanRequestedAt == 0 && !l.Scanning
+	})
 }
 
 // TestServiceWatchesLibrary runs the whole service with a real watcher:
@@ -59,10 +77,11 @@ func TestServiceWatchesLibrary(t *testing.T) {
 
 	e.write("later.mp4", "two")
 	eventually(t, "a file added later to be imported", videoOf("later.mp4"))
+	// A file written into a folder the watcher has not added yet is still
+	// seen: the new folder is rescanned once it is watched.
 	if err := os.MkdirAll(filepath.Join(e.root, "New", "Deeper"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // let the watcher add the new folders
 	e.write("New/Deeper/nested.mp4", "three")
 	eventually(t, "a file in a new folder to be imported", videoOf("New/Deeper/nested.mp4"))
 
@@ -124,13 +143,20 @@ func TestServiceScanRequestsAndPeriodicScans(t *testing.T) {
 		return l
 	}
 	eventually(t, "the first scan", func() bool { l := lib(); return l.LastScanAt > 0 && !l.Scanning })
+	// A scan decided on a row read during the first one (last_scan_at 0,
+	// so due) would end later and pass for the periodic scan below.
+	scanAndWait(t, e)
 
 	// Mark the last scan long ago: a periodic scan follows.
 	e.exec("UPDATE libraries SET last_scan_at = 1, scan_interval_minutes = 1")
 	eventually(t, "a periodic scan", func() bool { return lib().LastScanAt > 1 })
 
-	// No periodic scans: only a request starts one.
-	e.exec("UPDATE libraries SET last_scan_at = 1, scan_interval_minutes = 0")
+	// No periodic scans: only a request starts one. Periodic scans go off
+	// first, and the scans decided before that are waited out, so that
+	// none ends after last_scan_at is set back below.
+	e.exec("UPDATE libraries SET scan_interval_minutes = 0")
+	scanAndWait(t, e)
+	e.exec("UPDATE libraries SET last_scan_at = 1")
 	time.Sleep(300 * time.Millisecond)
 	if l := lib(); l.LastScanAt != 1 {
 		t.Fatalf("scanned with periodic scans off: last_scan_at %d", l.LastScanAt)
@@ -198,6 +224,9 @@ func TestServiceFallsBackToPeriodicScans(t *testing.T) {
 	if err != nil || l.Watching {
 		t.Fatalf("library %+v %v: want watching false", l, err)
 	}
+	// A full scan decided on a row read during the first scan (last_scan_at
+	// 0, so due) would see the new file: wait such scans out first.
+	scanAndWait(t, e)
 	e.write("c/three.mp4", "three")
 	time.Sleep(500 * time.Millisecond)
 	if n := e.count("SELECT COUNT(*) FROM library_files WHERE rel_path = 'c/three.mp4'"); n != 0 {
