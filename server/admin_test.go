@@ -222,7 +222,7 @@ func TestStorageMeterCachesAndRefreshes(t *testing.T) {
 	}
 	waitFor := func(want int64) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		for {
 			if n, _ := m.used(ctx); n == want {
 				return

@@ -125,10 +125,11 @@ func endTask(t *testing.T, e *testEnv, title, status string) int64 {
 	return id
 }
 
-// waitFor polls cond until it holds; it fails the test after 5 s.
+// waitFor polls cond until it holds; it fails the test after 10 s, a bound
+// for a loaded machine that a passing test never waits for.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
