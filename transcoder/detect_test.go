@@ -63,13 +63,20 @@ func (f *heldFFmpeg) touch(name string) {
 	}
 }
 
-// startPool starts a pool on tp's store with f's binaries.
+// startPool starts a pool on tp's store with f's binaries. FFmpegVersion
+// waits for the fake's answer as long as a test may take: with the 3 s of
+// versionWait, a fake that a loaded machine runs late would read as missing.
 func (f *heldFFmpeg) startPool(tp *testPool) *Pool {
 	p := New(Config{Store: tp.store, Data: tp.data, FFmpeg: f.ffmpeg, FFprobe: f.ffprobe})
 	p.PollInterval = 50 * time.Millisecond
+	p.versionWait = testWait
 	tp.start(p)
 	return p
 }
+
+// testWait bounds the waits for something that must happen: long enough for
+// a loaded machine, and never waited out when things work.
+const testWait = time.Minute
 
 // detectOnce runs a pool until its detection ended and stops it, as a
 // start that was stopped a while later does.
@@ -93,7 +100,7 @@ func versionAnswer(p *Pool) <-chan string {
 
 func waitDetected(t *testing.T, p *Pool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testWait)
 	for !p.FFmpegDetected() {
 		if time.Now().After(deadline) {
 			t.Fatal("detection did not end")
@@ -131,16 +138,23 @@ func TestPoolStartKnowsAMissingBinaryAtOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tp := newTestPool(t, nil)
 			p := New(Config{Store: tp.store, Data: tp.data, FFmpeg: tt.ffmpeg, FFprobe: tt.ffprobe})
+			// Were the answer waited for, FFmpegVersion would take this long.
+			p.versionWait = testWait
 			tp.start(p)
 			if !p.FFmpegDetected() {
 				t.Fatal("a missing binary was not known when Start returned")
+			}
+			select {
+			case <-p.known:
+			default:
+				t.Fatal("the version of a missing binary was not known when Start returned")
 			}
 			started := time.Now()
 			if v := p.FFmpegVersion(); v != "" {
 				t.Errorf("version %q for a missing binary", v)
 			}
-			if took := time.Since(started); took > 100*time.Millisecond {
-				t.Errorf("FFmpegVersion took %v for a missing binary", took)
+			if took := time.Since(started); took >= testWait/2 {
+				t.Errorf("FFmpegVersion took %v for a missing binary: it waited for an answer", took)
 			}
 		})
 	}
@@ -157,7 +171,10 @@ func TestPoolFFmpegVersionWaitIsBounded(t *testing.T) {
 	started := time.Now()
 	v := p.FFmpegVersion()
 	took := time.Since(started)
-	if v != "" || took < 150*time.Millisecond || took > 2*time.Second {
+	// At least versionWait (a timer); at most a lot more only on a machine
+	// too loaded to run the test: the fake never answers, so an unbounded
+	// wait would never end.
+	if v != "" || took < 150*time.Millisecond || took > 10*time.Second {
 		t.Errorf("FFmpegVersion = %q after %v, want \"\" after about 200ms", v, took)
 	}
 }
@@ -177,10 +194,17 @@ func TestPoolFirstStartWaitsForTheVersion(t *testing.T) {
 				cfg.Detection = DetectFFmpeg(context.Background(), f.ffmpeg, f.ffprobe)
 			}
 			p := New(cfg)
-			started := time.Now()
-			tp.start(p)
-			if took := time.Since(started); took > time.Second {
-				t.Errorf("Start took %v: it waited for ffmpeg", took)
+			// FFmpegVersion waits for the held fake for as long as the test
+			// runs, so an answer before the release can only be a guess.
+			p.versionWait = testWait
+			// Start returns while ffmpeg -version is held: one that waited
+			// for it would not return before the release below.
+			started := make(chan struct{})
+			go func() { tp.start(p); close(started) }()
+			select {
+			case <-started:
+			case <-time.After(testWait / 2):
+				t.Fatal("Start waited for ffmpeg -version")
 			}
 			answer := versionAnswer(p)
 			select {
@@ -194,7 +218,7 @@ func TestPoolFirstStartWaitsForTheVersion(t *testing.T) {
 				if v != "9.9-fake" {
 					t.Fatalf("version %q, want 9.9-fake", v)
 				}
-			case <-time.After(5 * time.Second):
+			case <-time.After(testWait):
 				t.Fatal("FFmpegVersion did not answer once ffmpeg -version did")
 			}
 			want, err := statBinaries(f.ffmpeg, f.ffprobe)
@@ -272,12 +296,14 @@ func TestPoolTrustsTheRememberedVersionOnlyForTheSameBinaries(t *testing.T) {
 			p := f.startPool(tp)
 			answer := versionAnswer(p)
 			if tt.trusted {
+				// An untrusted version would be waited for as long as the
+				// fake is held (startPool), i.e. past this test's end.
 				select {
 				case v := <-answer:
 					if v != "9.9-fake" {
 						t.Fatalf("version %q, want the remembered 9.9-fake", v)
 					}
-				case <-time.After(time.Second):
+				case <-time.After(testWait / 2):
 					t.Fatal("the remembered version was not trusted")
 				}
 				if p.FFmpegDetected() {
@@ -389,7 +415,7 @@ func TestPoolClaimsNothingUntilFFmpegDetected(t *testing.T) {
 			// Once detected, the queued task is claimed (and fails: the fake
 			// ffprobe reads nothing).
 			p.Wake()
-			tp.waitTask(taskID, 10*time.Second, store.TaskProcessing, store.TaskFailed, store.TaskCompleted)
+			tp.waitTask(taskID, testWait, store.TaskProcessing, store.TaskFailed, store.TaskCompleted)
 		})
 	}
 }
