@@ -141,6 +141,34 @@ func TestPlaybackTokens(t *testing.T) {
 	wantStatus(t, e.get(base+"index.m3u8", "Authorization", "Bearer "+other), 200, "published, any user")
 }
 
+// A play token works until the end of the hour 12 to 13 hours after it
+// was issued, its last second included, for its own video only.
+func TestPlayTokenExpiryEdges(t *testing.T) {
+	e := newTestEnv(t)
+	for _, issued := range []time.Time{
+		time.Date(2024, 5, 10, 12, 0, 0, 0, time.UTC),
+		time.Date(2024, 5, 10, 12, 0, 0, 500_000_000, time.UTC),
+		time.Date(2024, 5, 10, 12, 59, 59, 999_000_000, time.UTC),
+	} {
+		exp := time.Date(2024, 5, 11, 1, 0, 0, 0, time.UTC)
+		tok := e.srv.playToken(7, 3, issued)
+		for _, c := range []struct {
+			at   time.Time
+			want bool
+		}{
+			{issued, true}, {exp.Add(-time.Second), true}, {exp.Add(999 * time.Millisecond), true},
+			{exp.Add(time.Second), false}, {exp.Add(time.Hour), false},
+		} {
+			if uid, ok := e.srv.checkPlayToken(7, tok, c.at); ok != c.want || (ok && uid != 3) {
+				t.Errorf("issued %s, checked %s: uid %d ok %v, want ok %v", issued, c.at, uid, ok, c.want)
+			}
+		}
+		if _, ok := e.srv.checkPlayToken(8, tok, issued); ok {
+			t.Errorf("a token for video 7 works for video 8")
+		}
+	}
+}
+
 func TestPlaybackCountsViewsOnMaster(t *testing.T) {
 	e := newTestEnv(t)
 	ownerID, owner := e.createUser("owner", false)
