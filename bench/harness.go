@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,21 +69,25 @@ func StartServer(bin, data, logPath string, extra ...string) (*Server, error) {
 	return s, s.Start()
 }
 
-// Start (re)starts the server on a fresh port over the same data folder.
+// Start (re)starts the server over the same data folder on a port of its
+// own: it listens on port 0 and logs the address it got ("mika listening
+// addr=…"), so no port picked beforehand can be taken by another process
+// between the pick and the listen.
 func (s *Server) Start() error {
 	if s.cmd != nil {
 		return errors.New("server already running")
-	}
-	addr, err := FreeAddr()
-	if err != nil {
-		return err
 	}
 	f, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f, "=== start %s on %s\n", time.Now().Format(time.RFC3339Nano), addr)
-	args := append([]string{"serve", "--addr", addr, "--data", s.Data, "--trusted-proxies", "127.0.0.1/32"}, s.Extra...)
+	fmt.Fprintf(f, "=== start %s\n", time.Now().Format(time.RFC3339Nano))
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", s.Data, "--trusted-proxies", "127.0.0.1/32"}, s.Extra...)
 	cmd := exec.Command(s.Bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Dir = s.Dir
@@ -93,13 +98,51 @@ func (s *Server) Start() error {
 		f.Close()
 		return err
 	}
-	s.cmd, s.logf, s.Addr, s.exited = cmd, f, addr, make(chan struct{})
+	s.cmd, s.logf, s.exited = cmd, f, make(chan struct{})
 	go func() { cmd.Wait(); close(s.exited) }()
-	if _, err := WaitHealthy("http://"+addr, 20*time.Second, s.exited); err != nil {
+	addr, err := s.listenAddr(fi.Size(), startTimeout)
+	if err == nil {
+		s.Addr = addr
+		_, err = WaitHealthy("http://"+addr, startTimeout, s.exited)
+	}
+	if err != nil {
 		s.Kill()
 		return fmt.Errorf("%w; log tail:\n%s", err, tail(s.Log(), 3000))
 	}
 	return nil
+}
+
+// startTimeout bounds a server's start: generous for a loaded machine, and
+// never waited out by a server that starts.
+const startTimeout = time.Minute
+
+var listeningLine = regexp.MustCompile(`msg="mika listening" addr=(\S+)`)
+
+// listenAddr waits for this run's "mika listening" line, in the log from
+// offset from on, and answers its address.
+func (s *Server) listenAddr(from int64, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if b, err := os.ReadFile(s.LogPath); err == nil && int64(len(b)) >= from {
+			if m := listeningLine.FindSubmatch(b[from:]); m != nil {
+				return string(m[1]), nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no \"mika listening\" line within %s", timeout)
+		}
+		select {
+		case <-s.exited:
+			// One last look: the line may have come just before the exit.
+			if b, err := os.ReadFile(s.LogPath); err == nil && int64(len(b)) >= from {
+				if m := listeningLine.FindSubmatch(b[from:]); m != nil {
+					return string(m[1]), nil
+				}
+			}
+			return "", errors.New("server exited before it listened")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // WaitHealthy polls base/healthz until it answers 200, the process exits
