@@ -6,7 +6,6 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -32,16 +31,9 @@ mkdirSync(resultsDir, { recursive: true });
 // Screenshots of an earlier run's failures would mislead: start clean.
 for (const f of readdirSync(resultsDir)) if (f.endsWith('.png')) rmSync(join(resultsDir, f));
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
+// A server listens on port 0 and says which port it got: a port picked
+// beforehand could be taken by another process before the server binds it.
+const listening = /msg="mika listening" addr=127\.0\.0\.1:(\d+)/;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(what, f, timeoutMs, everyMs = 500) {
@@ -73,25 +65,38 @@ const big = join(tmp, 'e2e-big.mp4');
 writeFileSync(big, randomBytes(12 * 1024 * 1024));
 
 // ---- server ----
-const port = await freePort();
-const origin = `http://127.0.0.1:${port}`;
+// The first start takes a free port; a restart takes the same one again (the
+// browser's origin, and with it its storage, must stay).
+let port = 0;
+let origin = '';
 const dataDir = join(tmp, 'data');
 let serverLog = '';
 let server;
 let serverExited = true;
 
 async function startServer() {
+  const from = serverLog.length;
   server = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   serverExited = false;
   server.stdout.on('data', (d) => (serverLog += d));
   server.stderr.on('data', (d) => (serverLog += d));
   server.on('exit', () => (serverExited = true));
   const me = server;
-  await waitFor('the server on ' + origin, async () => {
+  const exited = () => {
     if (me.exitCode !== null) throw new Error('server exited:\n' + serverLog.slice(-2000));
+  };
+  if (!port) {
+    port = Number(await waitFor('the server to listen', async () => {
+      exited();
+      return serverLog.slice(from).match(listening)?.[1];
+    }, 60000, 50));
+    origin = `http://127.0.0.1:${port}`;
+  }
+  await waitFor('the server on ' + origin, async () => {
+    exited();
     const r = await fetch(origin + '/healthz');
     return r.ok;
-  }, 20000, 200);
+  }, 60000, 200);
 }
 
 async function stopServer() {
@@ -119,7 +124,9 @@ const context = await chromium.launchPersistentContext(profile, {
   locale: 'zh-CN',
   viewport: { width: 1280, height: 860 },
 });
-context.setDefaultTimeout(15000);
+// Auto-waits return as soon as what they wait for is there; the bound is for
+// a loaded machine.
+context.setDefaultTimeout(30000);
 const page = context.pages()[0] ?? (await context.newPage());
 const consoleErrors = [];
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
@@ -260,7 +267,7 @@ test('upload a clip through the page with a moving progress bar', async () => {
     }).observe(document.body, { subtree: true, childList: true, attributes: true });
   });
   await page.click('.upload-card button.primary');
-  await page.waitForSelector('.upload-card.state-done', { timeout: 30000 });
+  await page.waitForSelector('.upload-card.state-done', { timeout: 60000 });
   const seen = await page.evaluate(() => window.__progress);
   assert(seen.length > 0 && seen[seen.length - 1] === 100, 'progress never reached 100: ' + JSON.stringify(seen));
   const href = await page.getAttribute('.upload-card.state-done a[href^="/watch/"]', 'href');
@@ -273,7 +280,7 @@ test('my videos shows the transcode finish (≤ 90 s)', async () => {
   assert(state.videoId, 'needs the uploaded video');
   await page.goto(origin + '/me/videos');
   await page.waitForSelector(`.video-row[data-id="${state.videoId}"]`);
-  await page.waitForSelector(`.video-row[data-id="${state.videoId}"] .badge.s1`, { timeout: 90000 });
+  await page.waitForSelector(`.video-row[data-id="${state.videoId}"] .badge.s1`, { timeout: 180000 });
   await shot('my-videos');
 });
 
@@ -292,18 +299,22 @@ test('the player plays with hls.js and offers qualities', async () => {
   assert((await page.textContent('.watch .transcode-note')).includes('40%'), 'no note that it is still transcoding');
   const uploader = await page.textContent('.watch .stats .uploader');
   assert(uploader && uploader.includes(admin.username), 'the uploader is not named: ' + uploader);
-  await page.waitForSelector('.watch .transcode-note', { state: 'detached', timeout: 8000 });
+  // The page looks again every 3 s.
+  await page.waitForSelector('.watch .transcode-note', { state: 'detached', timeout: 30000 });
   assert(!(await page.$('.watch .stats .badge')), 'the processing badge stayed after the transcode finished');
   await page.waitForSelector('.quality select');
   const options = await page.$$eval('.quality select option', (o) => o.map((x) => x.textContent));
   // A 480-line source gets the 480 and 360 rungs of the default ladder.
   assert(options.length === 3 && options.some((o) => o.includes('360p')), 'quality menu has ' + JSON.stringify(options));
+  // Looping, the 6 s clip is still playing when the rung is chosen below,
+  // however slowly the steps in between run.
   await page.evaluate(() => {
     const v = document.querySelector('video');
     v.muted = true;
+    v.loop = true;
     return v.play();
   });
-  await waitFor('currentTime to pass 1 s', () => page.evaluate(() => document.querySelector('video').currentTime > 1), 20000, 250);
+  await waitFor('currentTime to pass 1 s', () => page.evaluate(() => document.querySelector('video').currentTime > 1), 30000, 250);
   // The keyboard works as on other video sites: K pauses, → seeks 5 s, Space on
   // the focused video toggles once (not once by us and once by its own controls).
   await page.click('.watch h1');
@@ -316,15 +327,15 @@ test('the player plays with hls.js and offers qualities', async () => {
   await page.evaluate(() => document.querySelector('video').currentTime = 0.5);
   await page.focus('video');
   await page.keyboard.press(' ');
-  await waitFor('Space to play again', () => page.evaluate(() => !document.querySelector('video').paused), 3000, 100);
+  await waitFor('Space to play again', () => page.evaluate(() => !document.querySelector('video').paused), 15000, 100);
   // Choosing a rung plays that rung.
   const low = await page.$$eval('.quality select option', (o) => o.find((x) => x.textContent.includes('360p')).value);
   await page.selectOption('.quality select', low);
-  await page.waitForSelector('video[data-playing="360"]', { timeout: 10000 });
+  await page.waitForSelector('video[data-playing="360"]', { timeout: 30000 });
   const title = await page.textContent('.watch h1');
   assert(title.includes('E2E 测试视频'), 'title shown: ' + title);
   // The browser tab is named after the video, not only the site.
-  await waitFor('the video title in the tab', async () => (await page.title()).startsWith('E2E 测试视频 · '), 3000, 100)
+  await waitFor('the video title in the tab', async () => (await page.title()).startsWith('E2E 测试视频 · '), 15000, 100)
     .catch(async () => { throw new Error('tab title: ' + (await page.title())); });
   // Uploaded without a category: the API says {"id": 0, "name": ""} and the
   // page names no category.
@@ -338,7 +349,7 @@ test('the player plays with hls.js and offers qualities', async () => {
   // Coming back starts where this browser stopped, and offers to start over.
   await page.evaluate((id) => localStorage.setItem('mika.pos.' + id, '3'), state.videoId);
   await page.goto(origin + '/watch/' + state.videoId);
-  await waitFor('the video to start at 3 s', () => page.evaluate(() => document.querySelector('video').currentTime >= 2.9), 10000, 100);
+  await waitFor('the video to start at 3 s', () => page.evaluate(() => document.querySelector('video').currentTime >= 2.9), 30000, 100);
   await page.click('.player .resumed button');
   assert(await page.evaluate(() => document.querySelector('video').currentTime < 1), 'start over did not go back');
   // A canceled transcode says so (not "transcoding"), shows no progress, and leads
@@ -378,14 +389,14 @@ test('library finds the video by a Chinese keyword typed in', async () => {
   // While an input method composes (pinyin "ce shi"), nothing is searched;
   // the committed word is.
   await page.fill('input.search', '');
-  await waitFor('no q in the URL', async () => !(await page.evaluate(() => new URLSearchParams(location.search).has('q'))), 5000, 100);
+  await waitFor('no q in the URL', async () => !(await page.evaluate(() => new URLSearchParams(location.search).has('q'))), 15000, 100);
   await page.focus('input.search');
   const cdp = await context.newCDPSession(page);
   await cdp.send('Input.imeSetComposition', { text: 'ce shi', selectionStart: 6, selectionEnd: 6 });
   await sleep(800);
   assert(!new URL(page.url()).searchParams.has('q'), 'searched while composing: ' + page.url());
   await cdp.send('Input.insertText', { text: '测试' });
-  await waitFor('q=测试 in the URL', async () => (await page.evaluate(() => new URLSearchParams(location.search).get('q'))) === '测试', 5000, 100)
+  await waitFor('q=测试 in the URL', async () => (await page.evaluate(() => new URLSearchParams(location.search).get('q'))) === '测试', 15000, 100)
     .catch(async (e) => { throw new Error(e.message + ' (at ' + (await page.evaluate(() => location.href)) + ')'); });
   await cdp.detach();
   await page.fill('input.search', 'no-such-video-zzz');
@@ -402,7 +413,7 @@ test('admin pages render with real data', async () => {
   await page.waitForSelector('.chart svg');
   assert((await page.$$('.chart >> nth=0 >> rect')).length === 30, 'the default range is not 30 days');
   await page.click('.presets button >> nth=0'); // last 7 days
-  await waitFor('a 7-day chart', async () => (await page.$$('.chart >> nth=0 >> rect')).length === 7, 5000, 200);
+  await waitFor('a 7-day chart', async () => (await page.$$('.chart >> nth=0 >> rect')).length === 7, 15000, 200);
   await shot('admin-dashboard');
   await page.goto(origin + '/admin/tasks');
   await page.waitForSelector('tr[data-status="completed"]');
@@ -429,7 +440,7 @@ test('admin pages render with real data', async () => {
   await page.fill('input[name=site_name]', '米卡 E2E');
   await page.click('.settings button[type=submit]');
   await page.waitForSelector('.settings .ok');
-  await waitFor('the new site name in the header', async () => (await page.textContent('header.top .brand')).includes('米卡 E2E'), 5000, 200);
+  await waitFor('the new site name in the header', async () => (await page.textContent('header.top .brand')).includes('米卡 E2E'), 15000, 200);
   await shot('admin-settings');
   for (const section of ['categories', 'users', 'invites', 'libraries']) {
     await page.goto(origin + '/admin/' + section);
@@ -475,7 +486,7 @@ test('a reload in the middle of an upload resumes it', async () => {
   await page.waitForSelector('.upload-card');
   assert((await page.inputValue('.upload-card input[name=title]')) === 'resume test', 'the title was not remembered');
   await page.click('.upload-card button.primary');
-  await page.waitForSelector('.upload-card.state-done', { timeout: 30000 });
+  await page.waitForSelector('.upload-card.state-done', { timeout: 60000 });
   const resumedText = await page.textContent('.upload-card .resumed');
   assert(/[12]\D+3/.test(resumedText), 'the card does not say what was resumed: ' + resumedText);
   assert(after.length <= 2, `sent ${after.length} chunks after the reload (before it: ${before.length}), want at most 2`);
@@ -527,7 +538,7 @@ test('tasks: a failed task is retried from the console', async () => {
   await waitFor('the task to run again', async () => {
     const t = (await apiAsAdmin('GET', '/admin/transcode/tasks/' + id)).data;
     return t.status === 'failed' && t.finished_at > before.finished_at;
-  }, 20000, 500);
+  }, 60000, 500);
   await page.waitForSelector(`tr[data-status="failed"] .field-error`);
   // Cancel asks first: shown as running, the task gets no request until the answer is yes.
   await page.route('**/api/admin/transcode/tasks?*', async (route) => {
@@ -555,7 +566,7 @@ test('profile: nickname, avatar, an API key whose secret is shown once', async (
   await page.fill('input[name=nickname]', '管理员');
   await page.click('.profile form.card button[type=submit] >> nth=0');
   await page.waitForSelector('.profile .ok');
-  await waitFor('the nickname in the header', async () => (await page.textContent('header.top a.user')).includes('管理员'), 5000, 200);
+  await waitFor('the nickname in the header', async () => (await page.textContent('header.top a.user')).includes('管理员'), 15000, 200);
   const png = join(tmp, 'avatar.png');
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=orange:s=64x64', '-frames:v', '1', '-y', png]);
   await page.setInputFiles('.avatar-row input[type=file]', png);
@@ -616,7 +627,7 @@ test('libraries: a bad path is refused next to the field; a real folder is added
   await waitFor('the scan to be recorded', async () => {
     const text = await page.textContent('.library-row');
     return !/扫描中/.test(text) && !/从未/.test(text);
-  }, 20000, 500);
+  }, 60000, 500);
   await shot('admin-libraries');
   await page.click('.library-row .actions button.danger');
   await page.click('.library-row .confirm button.danger');
@@ -722,12 +733,14 @@ test('registration by invite code, and a user sees no admin link', async () => {
 });
 
 test('without ffmpeg the admin sees a banner', async () => {
-  const port2 = await freePort();
-  const origin2 = `http://127.0.0.1:${port2}`;
-  const other = spawn(bin, ['serve', '--addr', `127.0.0.1:${port2}`, '--data', join(tmp, 'data-noffmpeg'),
-    '--ffmpeg', join(tmp, 'no-ffmpeg'), '--ffprobe', join(tmp, 'no-ffprobe')], { stdio: 'ignore' });
+  const other = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data', join(tmp, 'data-noffmpeg'),
+    '--ffmpeg', join(tmp, 'no-ffmpeg'), '--ffprobe', join(tmp, 'no-ffprobe')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  other.stderr.on('data', (d) => (log += d));
   try {
-    await waitFor('the second server', async () => (await fetch(origin2 + '/healthz')).ok, 20000, 200);
+    const port2 = await waitFor('the second server to listen', async () => log.match(listening)?.[1], 60000, 50);
+    const origin2 = `http://127.0.0.1:${port2}`;
+    await waitFor('the second server', async () => (await fetch(origin2 + '/healthz')).ok, 60000, 200);
     const h = await (await fetch(origin2 + '/healthz')).json();
     assert(h.ffmpeg === 'missing', 'healthz says ffmpeg ' + h.ffmpeg);
     const login = await (await fetch(origin2 + '/api/setup', { method: 'POST', body: JSON.stringify({ username: 'root', password: 'root-password' }) })).json();
