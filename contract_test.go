@@ -336,6 +336,8 @@ func TestContract(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg is not installed")
 	}
+	// Statistics checks what was made during the test as made "today".
+	awayFromMidnight(t, 5*time.Minute)
 	data := t.TempDir()
 	base := startServe(t, data, "--trusted-proxies", "127.0.0.1/32")
 	c := apiClient{t: t, base: base, proxied: true}
@@ -1872,6 +1874,24 @@ func TestContractRestart(t *testing.T) {
 	fresh := c.multipart("/api/videos/upload", admin, map[string]string{"title": "新"}, "file", "n.mp4", []byte("new")).id("data.id")
 	if fresh == gone || done.id("data.id") == gone {
 		t.Errorf("deleted video id %d was handed out again", gone)
+	}
+}
+
+// awayFromMidnight returns once the local date will not change for at least
+// margin, waiting for the new day when it is nearer: a test that counts
+// "today" from several readings of the clock (the server's and its own)
+// must not run across midnight.
+func awayFromMidnight(t testing.TB, margin time.Duration) {
+	t.Helper()
+	for {
+		now := time.Now()
+		y, m, d := now.Date()
+		left := time.Date(y, m, d+1, 0, 0, 0, 0, now.Location()).Sub(now)
+		if left >= margin {
+			return
+		}
+		t.Logf("waiting %v for the date to change", left)
+		time.Sleep(left + time.Millisecond)
 	}
 }
 
