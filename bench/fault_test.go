@@ -74,7 +74,13 @@ func TestFaults(t *testing.T) {
 	committed := map[int64]string{} // video id -> sha256 of what was sent
 	var deleted []int64             // videos deleted during a round
 	settingsAcked := "Mika"         // site_name last answered 200
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	// The moments of the kills are random; MIKA_FAULT_SEED replays a run's.
+	seed := uint64(time.Now().UnixNano())
+	if n, err := strconv.ParseUint(os.Getenv("MIKA_FAULT_SEED"), 10, 64); err == nil {
+		seed = n
+	}
+	t.Logf("MIKA_FAULT_SEED=%d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
 	var orphans []string
 
 	for round := 0; round < rounds; round++ {
