@@ -60,7 +60,10 @@ func (s *Server) issueToken(u *store.User) (string, int64, error) {
 func (s *Server) userFromToken(ctx context.Context, raw string) (*store.User, error) {
 	var c tokenClaims
 	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return s.jwtSecret, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
+		// Each token has one spelling: a signature whose unused last bits
+		// were changed is refused, not read as the same bytes.
+		jwt.WithStrictDecoding())
 	if err != nil {
 		return nil, errUnauthorized
 	}
