@@ -215,16 +215,16 @@ func (s *Service) run(ctx context.Context, w *worker, lib store.Library) {
 		case <-ctx.Done():
 			return
 		case l := <-w.rows:
-			if l.ScanRequestedAt > 0 {
-				// The snapshot may predate the scan that just took the request.
+			if wantsFullScan(l) {
+				// The snapshot may predate the scan that just ended: it
+				// would still carry that scan's request, or the last_scan_at
+				// from before it, and so scan the whole library again.
 				if fresh, err := s.cfg.Store.LibraryByID(ctx, l.ID); err == nil {
 					l = *fresh
 				}
 			}
 			lib = l
-			interval := time.Duration(l.ScanIntervalMinutes) * time.Minute
-			due := interval > 0 && time.Since(time.Unix(l.LastScanAt, 0)) >= interval
-			full = l.ScanRequestedAt > 0 || due
+			full = wantsFullScan(l)
 		case <-w.changed:
 			res, err := sc.Scan(ctx, &lib, w.takeScopes())
 			if err != nil && ctx.Err() == nil {
@@ -248,6 +248,13 @@ func (s *Service) run(ctx context.Context, w *worker, lib store.Library) {
 			timer.Stop()
 		}
 	}
+}
+
+// wantsFullScan: an admin asked for a scan, or the periodic one is due.
+func wantsFullScan(l store.Library) bool {
+	interval := time.Duration(l.ScanIntervalMinutes) * time.Minute
+	due := interval > 0 && time.Since(time.Unix(l.LastScanAt, 0)) >= interval
+	return l.ScanRequestedAt > 0 || due
 }
 
 // fullScan scans the whole library, showing progress in its row.

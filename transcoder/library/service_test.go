@@ -3,6 +3,7 @@ package library
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -273,4 +274,49 @@ func TestServiceShowsProbeErrors(t *testing.T) {
 	eventually(t, "the import once ffprobe works", func() bool {
 		return e.file("a.mp4").State == store.FileImported && lastError() == ""
 	})
+}
+
+// scanCounter counts the "library scanned" lines of a logger.
+type scanCounter struct{ n *atomic.Int64 }
+
+func (c scanCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c scanCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c scanCounter) WithGroup(string) slog.Handler            { return c }
+func (c scanCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "library scanned" {
+		c.n.Add(1)
+	}
+	return nil
+}
+
+// TestServiceStaleRowStartsNoSecondScan: a worker handed a row read before
+// its scan ended (the periodic scan still looking due, as the service's
+// reconcile does during a long scan) does not scan the whole library again.
+func TestServiceStaleRowStartsNoSecondScan(t *testing.T) {
+	e := newTestLib(t)
+	e.write("a.mp4", "a")
+	var scans atomic.Int64
+	s := New(Config{Store: e.st, Prober: anyVideo{}, Log: slog.New(scanCounter{&scans}),
+		Poll: time.Hour, StableFor: time.Hour, Debounce: time.Hour}) // reconcile once, at start
+	s.Start(context.Background())
+	t.Cleanup(s.Shutdown)
+	eventually(t, "the first scan", func() bool { return scans.Load() == 1 })
+	s.mu.Lock()
+	w := s.workers[e.lib.ID]
+	s.mu.Unlock()
+	// The row as reconcile reads it during the first scan: the request
+	// taken, last_scan_at still 0, so due with a 720-minute interval.
+	stale := *e.lib
+	stale.ScanRequestedAt, stale.Scanning = 0, true
+	if stale.LastScanAt != 0 || stale.ScanIntervalMinutes == 0 {
+		t.Fatalf("the row as created is not due: %+v", stale)
+	}
+	// rows holds one: the third send returns only once the worker has
+	// taken the second, so it is done with the first (and any scan it began).
+	for range 3 {
+		w.rows <- stale
+	}
+	if n := scans.Load(); n != 1 {
+		t.Fatalf("%d full scans, want 1: a stale row started another", n)
+	}
 }
