@@ -431,10 +431,10 @@ func overheadAndHLS(c *config) []result {
 	handRun := func(n int) (time.Duration, string, error) {
 		dir := filepath.Join(s.root, fmt.Sprintf("hand-%d", n))
 		// The input is a copy of the clip written just before, as Mika's
-		// input is the upload it just wrote: on this machine ffmpeg ran
-		// about 2 s (8 %) slower on a file just written than on one read
-		// many times before (/tmp/s5/freshexp.sh, session 5), which is no
-		// work of Mika's.
+		// input is the upload it just wrote: on this machine the same
+		// command ran about 2 s (8 %) slower on a file just written than on
+		// one read many times before (interleaved runs, November 2026),
+		// which is no work of Mika's.
 		input := dir + "-input" + filepath.Ext(src)
 		if err := copyFileSync(src, input); err != nil {
 			return 0, "", err
