@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -233,13 +234,8 @@ func fail(name string, err error) []result {
 	return []result{{Name: name, Err: err.Error()}}
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func medianFloat(x []float64) float64 {
+// median is the middle value (the upper one of an even count).
+func median[T cmp.Ordered](x []T) T {
 	s := slices.Clone(x)
 	slices.Sort(s)
 	return s[len(s)/2]
@@ -574,7 +570,7 @@ func overheadAndHLS(c *config) []result {
 	for i := range handRuns {
 		pairRatios = append(pairRatios, mikaRuns[i].Seconds()/handRuns[i].Seconds())
 	}
-	ratio := medianFloat(pairRatios)
+	ratio := median(pairRatios)
 	// Mika logs how long its ffmpeg ran ("ffmpeg ended took=…"): the rest
 	// of a Mika run is its own work (probe, master playlist, cover, polling).
 	inside, insideCPU := ffmpegTimes(filepath.Join(s.root, "server.log"))
