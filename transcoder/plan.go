@@ -52,9 +52,14 @@ type Plan struct {
 	FPS                float64 // output frame rate of encoded rungs
 	ForceFPS           bool    // VFR or too fast a source: encoded rungs get a constant FPS
 	GOP                int     // frames per segment at FPS: keyframes align across rungs
-	Audio              bool
-	AudioCopy          bool   // the source's AAC-LC is copied rather than re-encoded
-	HWAccel            string // none | vaapi | qsv | nvenc
+	// KeyframesFromSource is set when a rung is copied: the copy can only
+	// be cut at the source's keyframes, so every encoded rung gets a
+	// keyframe exactly where the source has one, and no other. The HLS
+	// muxer then cuts every rung at the same frames.
+	KeyframesFromSource bool
+	Audio               bool
+	AudioCopy           bool   // the source's AAC-LC is copied rather than re-encoded
+	HWAccel             string // none | vaapi | qsv | nvenc
 	// SourceWidth and SourceHeight are the decoded picture's size (upright):
 	// a rung of that size needs no scaling, so the cascade starts below it.
 	SourceWidth, SourceHeight int
@@ -112,6 +117,7 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 		plan.Rungs = append(plan.Rungs, Rung{Name: fmt.Sprintf("%dp", short), Width: w, Height: h,
 			VideoKbps: sourceKbps(p, w, h), Copy: true})
 		plan.AudioCopy = p.HasAudio
+		plan.KeyframesFromSource = true
 		for _, lines := range ladder {
 			if lines < short {
 				plan.Rungs = append(plan.Rungs, rungAt(lines, w, h, plan.FPS))
@@ -132,19 +138,36 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 
 // remuxable reports whether the source's own video can be copied into a
 // rung: H.264 8-bit 4:2:0 in a profile every player decodes, upright, with
-// AAC-LC or no audio, no larger than the top rung, and at a rate a stream
-// can carry (at most maxCopyRate times what Mika would encode it at).
+// AAC-LC or no audio, no larger than the top rung, at a rate a stream
+// can carry (at most maxCopyRate times what Mika would encode it at), and
+// with keyframes a stream can be cut at (see copyableKeyframes).
 // A lossless x264 source, for one, is "yuv420p" in the High 4:4:4
 // Predictive profile at ~100 Mbit/s for 360p: phones and Safari do not
 // play it, and no network carries it.
 func remuxable(p *ProbeResult, top int) bool {
-	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 &&
+	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 && copyableKeyframes(p) &&
 		(p.PixFmt == "yuv420p" || p.PixFmt == "yuvj420p") &&
 		p.Rotation == 0 && !p.VFR && p.FPS > 0 && p.FPS <= maxFPS &&
 		(!p.HasAudio || (p.AudioCodec == "aac" && (p.AudioProfile == "LC" || p.AudioProfile == ""))) &&
 		min(p.Width, p.Height) <= top &&
 		sourceKbps(p, p.Width, p.Height) <= maxCopyRate*videoKbps(p.Width, p.Height, p.FPS)
 }
+
+// copyableKeyframes reports whether a copied stream, cut at the source's
+// keyframes, makes segments players handle and Mika can match in the
+// encoded rungs: no gap between keyframes over maxCopyKeyframeGap, and
+// keyframes no denser than one every half second on average (the encoded
+// rungs get as many). Unknown keyframes (a failed scan) do not copy.
+func copyableKeyframes(p *ProbeResult) bool {
+	return p.KeyframeGap > 0 && p.KeyframeGap <= maxCopyKeyframeGap && p.KeyframeSpacing >= 0.5
+}
+
+// maxCopyKeyframeGap bounds the keyframe gaps of a copied source. Every
+// rung's first segment ends at the source's first keyframe after
+// hls_init_time, so this is also how much video the encode must reach
+// before the first play. x264's default of 250 frames at 24 fps (10.4 s)
+// passes; a screen recording with a keyframe a minute does not.
+const maxCopyKeyframeGap = 10.5
 
 // playableProfiles are the H.264 profiles (as ffprobe names them) that
 // browsers, phones and TVs all decode.
@@ -268,10 +291,15 @@ func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err e
 			for k, val := range hw.rateArgs(v, plan.Preset, r.VideoKbps) {
 				kw[k] = val
 			}
-			kw["g:v:"+v] = gop
-			kw["keyint_min:v:"+v] = gop
 			kw["sc_threshold:v:"+v] = "0"
-			kw["force_key_frames:v:"+v] = keyframeExpr(plan)
+			if plan.KeyframesFromSource {
+				kw["force_key_frames:v:"+v] = "source"
+				kw["g:v:"+v] = strconv.Itoa(noOwnKeyframes)
+			} else {
+				kw["force_key_frames:v:"+v] = keyframeExpr(plan)
+				kw["g:v:"+v] = gop
+				kw["keyint_min:v:"+v] = gop
+			}
 		}
 		entry := "v:" + v
 		if plan.Audio {
@@ -380,6 +408,11 @@ func fanOut(s *ffmpeg.Stream, n int) []*ffmpeg.Stream {
 	return out
 }
 
+// noOwnKeyframes is the GOP of an encoded rung that takes its keyframes
+// from the source: longer than any gap a copied source has, so the encoder
+// adds none of its own, and within every encoder's range (QSV's is 16-bit).
+const noOwnKeyframes = 65535
+
 // keyframeExpr forces a keyframe at every segment boundary, in every rung
 // alike: every InitSegmentSeconds until the first full segment, then every
 // SegmentSeconds.
@@ -440,6 +473,9 @@ func encoderFor(hwaccel string) encoder {
 				kw := rate(v, kbps)
 				kw["b:v:"+v] = fmt.Sprintf("%dk", kbps*3/4)
 				kw["preset:v:"+v] = "medium"
+				// A forced keyframe is otherwise a plain I frame, which
+				// the HLS muxer does not cut at.
+				kw["forced_idr:v:"+v] = "1"
 				return kw
 			},
 		}
@@ -452,6 +488,7 @@ func encoderFor(hwaccel string) encoder {
 				kw["b:v:"+v] = fmt.Sprintf("%dk", kbps*3/4)
 				kw["preset:v:"+v] = "p4"
 				kw["profile:v:"+v] = "high"
+				kw["forced-idr:v:"+v] = "1" // as for QSV
 				return kw
 			},
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 func TestPlanFor(t *testing.T) {
 	h264 := func(w, h int) *ProbeResult {
 		return &ProbeResult{Width: w, Height: h, FPS: 25, VideoCodec: "h264", Profile: "High", PixFmt: "yuv420p", BitDepth: 8,
-			HasAudio: true, AudioCodec: "aac", AudioProfile: "LC", BitRate: 4_000_000}
+			HasAudio: true, AudioCodec: "aac", AudioProfile: "LC", BitRate: 4_000_000, KeyframeGap: 2, KeyframeSpacing: 2}
 	}
 	hevc := func(w, h int) *ProbeResult {
 		p := h264(w, h)
@@ -64,6 +65,17 @@ func TestPlanFor(t *testing.T) {
 			"562p:1000x562* 480p:854x480 360p:640x360", 25, false, 150},
 		{"odd-sized h264 is copied at its exact size", with(h264(1001, 563), func(p *ProbeResult) { p.HasAudio = false }), nil,
 			"563p:1001x563* 480p:854x480 360p:640x360", 25, false, 150},
+		{"h264 with x264's 250 frames at 24 fps between keyframes is copied", with(h264(640, 360), func(p *ProbeResult) {
+			p.KeyframeGap, p.KeyframeSpacing = 250/23.976, 250/23.976
+			p.BitRate = 1_500_000
+		}), nil,
+			"360p:640x360*", 25, false, 150},
+		{"h264 with an 11 s keyframe gap is encoded", with(h264(640, 360), func(p *ProbeResult) { p.KeyframeGap = 11; p.BitRate = 1_500_000 }), nil,
+			"360p:640x360", 25, false, 150},
+		{"h264 with a keyframe every 2 frames is encoded", with(h264(640, 360), func(p *ProbeResult) { p.KeyframeGap, p.KeyframeSpacing = 0.08, 0.08; p.BitRate = 1_500_000 }), nil,
+			"360p:640x360", 25, false, 150},
+		{"h264 with unknown keyframes is encoded", with(h264(640, 360), func(p *ProbeResult) { p.KeyframeGap, p.KeyframeSpacing = 0, 0; p.BitRate = 1_500_000 }), nil,
+			"360p:640x360", 25, false, 150},
 		{"VFR gets a constant rate", with(hevc(640, 360), func(p *ProbeResult) { p.VFR, p.FPS = true, 29.6 }), nil,
 			"360p:640x360", 30, true, 180},
 		{"120 fps is capped at 60", with(hevc(640, 360), func(p *ProbeResult) { p.FPS = 120 }), nil,
@@ -96,6 +108,9 @@ func TestPlanFor(t *testing.T) {
 			}
 			if p.FPS != tt.fps || p.ForceFPS != tt.force || p.GOP != tt.gop {
 				t.Errorf("fps %v force %v gop %d, want %v %v %d", p.FPS, p.ForceFPS, p.GOP, tt.fps, tt.force, tt.gop)
+			}
+			if p.KeyframesFromSource != strings.Contains(tt.want, "*") {
+				t.Errorf("keyframes from source %v with rungs %s", p.KeyframesFromSource, tt.want)
 			}
 			if p.SegmentSeconds != 6 || p.Preset != "veryfast" || p.HWAccel != "none" {
 				t.Errorf("plan %+v", p)
@@ -160,6 +175,120 @@ func TestBuildCommand(t *testing.T) {
 	}
 	if _, err := BuildCommand("ffmpeg", "/in", "/out", Plan{}); err == nil {
 		t.Error("empty plan built")
+	}
+}
+
+// TestBuildCommandWithCopiedRung: the encoded rungs take their keyframes
+// from the source, and only from it, when a rung is copied.
+func TestBuildCommandWithCopiedRung(t *testing.T) {
+	probe := &ProbeResult{Width: 1280, Height: 720, FPS: 30, VideoCodec: "h264", Profile: "Main", PixFmt: "yuv420p",
+		BitDepth: 8, BitRate: 3_000_000, KeyframeGap: 4, KeyframeSpacing: 2}
+	c, err := BuildCommand("ffmpeg", "/in.mp4", "/out", PlanFor(probe, store.DefaultSettings()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(c.Args, " ")
+	for _, want := range []string{"-c:v:0 copy", "-force_key_frames:v:1 source", "-force_key_frames:v:2 source",
+		"-g:v:1 65535", "-sc_threshold:v:2 0", "-hls_init_time 2"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("command lacks %q:\n%s", want, line)
+		}
+	}
+	for _, unwanted := range []string{"keyint_min", "expr:", "-force_key_frames:v:0", "-g:v:0"} {
+		if strings.Contains(line, unwanted) {
+			t.Errorf("command has %q:\n%s", unwanted, line)
+		}
+	}
+}
+
+func TestEncoderForcesIDRFrames(t *testing.T) {
+	for _, tt := range []struct{ hw, opt string }{{"nvenc", "forced-idr:v:1"}, {"qsv", "forced_idr:v:1"}} {
+		if got := encoderFor(tt.hw).rateArgs("1", "veryfast", 1000)[tt.opt]; got != "1" {
+			t.Errorf("%s: %s = %q, want 1", tt.hw, tt.opt, got)
+		}
+	}
+}
+
+func TestKeyframeGaps(t *testing.T) {
+	tests := []struct {
+		name          string
+		out           string
+		duration      float64
+		longest, mean float64
+	}{
+		{"nothing read", "", 10, 0, 0},
+		{"no keyframe", "0.000000,__\n0.040000,__\n", 10, 0, 0},
+		{"one keyframe, short clip: to its end", "0.000000,K_\n0.040000,__\n3.960000,__\n", 4, 4, 4},
+		{"regular", "0.000000,K_\n1.000000,K_\n1.500000,__\n2.000000,K_\n2.960000,__\n", 3, 1, 1},
+		{"irregular, out of order, N/A skipped", "0.000000,K_\nN/A,__\n3.500000,K_\n0.500000,K_\n4.000000,__\n", 4.04, 3, 4.04 / 3},
+		{"long clip: the window's last packet ends it", "0.000000,K_\n10.000000,K_\n59.960000,__\n", 7200, 49.96, 59.96 / 2},
+		{"late start", "1.400000,K_\n1.440000,__\n", 2, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			longest, mean := keyframeGaps([]byte(tt.out), tt.duration)
+			if math.Abs(longest-tt.longest) > 1e-9 || math.Abs(mean-tt.mean) > 1e-9 {
+				t.Errorf("gaps %v %v, want %v %v", longest, mean, tt.longest, tt.mean)
+			}
+		})
+	}
+}
+
+// TestCopiedRungAligned runs the real ffmpeg on an H.264 source with
+// irregular keyframes: the copied rung and the encoded ones are cut at the
+// same frames.
+func TestCopiedRungAligned(t *testing.T) {
+	dir := t.TempDir()
+	src := makeClip(t, dir, clip{size: "320x180", seconds: "8", audio: true,
+		extraOut: []string{"-force_key_frames", "0,1.32,2.88,3.52,5.0,7.2", "-sc_threshold", "0", "-g", "1000"}})
+	p, err := Probe(context.Background(), "ffprobe", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(p.KeyframeGap-2.2) > 0.05 {
+		t.Errorf("keyframe gap %v, want 2.2", p.KeyframeGap)
+	}
+	s := store.DefaultSettings()
+	s.VideoPreset, s.Ladder = "ultrafast", []int{180, 144, 120}
+	plan := PlanFor(p, s)
+	if len(plan.Rungs) != 3 || !plan.Rungs[0].Copy || !plan.KeyframesFromSource {
+		t.Fatalf("plan %+v: want the 180p rung copied and two encoded", plan)
+	}
+	out := filepath.Join(dir, "hls")
+	for _, r := range plan.Rungs {
+		os.MkdirAll(filepath.Join(out, r.Name), 0o755)
+	}
+	c, err := BuildCommand("ffmpeg", src, out, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(c.Path, c.Args...).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, lastErrorLine(string(b)))
+	}
+	// Where each rung's segments start: the first video packet's time.
+	starts := func(rung string) []string {
+		var got []string
+		segs, _ := filepath.Glob(filepath.Join(out, rung, "seg_*.ts"))
+		for _, seg := range segs {
+			b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
+				"-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", seg).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, strings.TrimSpace(string(b)))
+		}
+		return got
+	}
+	want := starts(plan.Rungs[0].Name)
+	// Cut at the keyframes after 2, 4 and 6 s (hls_init_time), all of them
+	// the source's.
+	if len(want) != 4 {
+		t.Fatalf("copied rung segments start at %v, want 4 segments", want)
+	}
+	for _, r := range plan.Rungs[1:] {
+		if got := starts(r.Name); !slices.Equal(got, want) {
+			t.Errorf("%s segments start at %v, want %v as the copied rung", r.Name, got, want)
+		}
 	}
 }
 
@@ -293,7 +422,8 @@ func scaleInputs(t *testing.T, args []string) map[string]string {
 // rungs close to it from the decoded picture.
 func TestScaleCascade(t *testing.T) {
 	src := func(codec string, w, h int) *ProbeResult {
-		return &ProbeResult{Width: w, Height: h, FPS: 30, VideoCodec: codec, Profile: "High", PixFmt: "yuv420p", BitDepth: 8}
+		return &ProbeResult{Width: w, Height: h, FPS: 30, VideoCodec: codec, Profile: "High", PixFmt: "yuv420p", BitDepth: 8,
+			KeyframeGap: 2, KeyframeSpacing: 2}
 	}
 	tests := []struct {
 		name  string

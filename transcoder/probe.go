@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,16 @@ type ProbeResult struct {
 	// AudioProfile is e.g. "LC" or "HE-AAC".
 	AudioProfile  string
 	FormatBitRate int64 // whole-file bit rate, bits/s
+	// KeyframeGap is the longest stretch between video keyframes in the
+	// first keyframeWindow seconds (a shorter clip's tail counts), and
+	// KeyframeSpacing the mean one there: a copied stream is cut at its
+	// own keyframes. Both are 0 when not measured (only H.264 is).
+	KeyframeGap, KeyframeSpacing float64
 }
+
+// keyframeWindow is how many seconds of an H.264 source the keyframe scan
+// reads: it only reads packets, a few milliseconds for a minute of 1080p.
+const keyframeWindow = 60
 
 // CodedSize is the stored frame size, before rotation.
 func (p *ProbeResult) CodedSize() (w, h int) {
@@ -98,7 +108,57 @@ func Probe(ctx context.Context, ffprobe, path string) (*ProbeResult, error) {
 		}
 		return nil, fmt.Errorf("%w: %s", ErrUnreadable, lastLine(stderr.String()))
 	}
-	return parseProbe(stdout.Bytes())
+	p, err := parseProbe(stdout.Bytes())
+	if err != nil || p.VideoCodec != "h264" {
+		return p, err
+	}
+	// Only an H.264 source may be copied into a rung, and whether it may
+	// depends on its keyframes. A failed scan leaves them unknown, and the
+	// source is encoded.
+	scan := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0",
+		"-read_intervals", "%+"+strconv.Itoa(keyframeWindow),
+		"-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", "--", path)
+	if out, err := scan.Output(); err == nil {
+		p.KeyframeGap, p.KeyframeSpacing = keyframeGaps(out, p.Duration)
+	}
+	return p, nil
+}
+
+// keyframeGaps reads ffprobe's "pts_time,flags" packet lines and answers
+// the longest and the mean gap between keyframes, from the first keyframe to
+// the last packet read (or the clip's end, when it is shorter). Both are 0
+// when no keyframe was read.
+func keyframeGaps(out []byte, duration float64) (longest, mean float64) {
+	var keys []float64
+	last := math.Inf(-1)
+	for line := range strings.Lines(string(out)) {
+		pts, flags, _ := strings.Cut(strings.TrimSpace(line), ",")
+		t, err := strconv.ParseFloat(pts, 64)
+		if err != nil {
+			continue // N/A
+		}
+		last = max(last, t)
+		if strings.Contains(flags, "K") {
+			keys = append(keys, t)
+		}
+	}
+	if len(keys) == 0 {
+		return 0, 0
+	}
+	slices.Sort(keys)
+	end := last
+	if duration > 0 && duration < keyframeWindow {
+		// The whole clip was read: its last frame lasts to its end.
+		end = max(end, keys[0]+duration)
+	}
+	for i := 1; i < len(keys); i++ {
+		longest = max(longest, keys[i]-keys[i-1])
+	}
+	longest = max(longest, end-keys[len(keys)-1])
+	if longest == 0 {
+		return 0, 0
+	}
+	return longest, (end - keys[0]) / float64(len(keys))
 }
 
 func parseProbe(b []byte) (*ProbeResult, error) {
