@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -254,7 +255,10 @@ func TestSettingsValidation(t *testing.T) {
 		bad  []string
 	}{
 		{`{"nope": 1}`, []string{"nope"}},
-		{`{"webhook_secret": "x", "hwaccel_available": [], "webhook_last_delivery": null}`, []string{"webhook_secret", "hwaccel_available", "webhook_last_delivery"}},
+		// Read-only keys may come back only as the server answers them.
+		{`{"webhook_secret": "x", "hwaccel_available": ["none", "nvenc"]}`, []string{"webhook_secret", "hwaccel_available"}},
+		{`{"webhook_secret": 5, "hwaccel_available": "none"}`, []string{"webhook_secret", "hwaccel_available"}},
+		{`{"webhook_secret": null, "hwaccel_available": []}`, []string{"webhook_secret", "hwaccel_available"}},
 		{`{"site_name": ""}`, []string{"site_name"}},
 		{`{"site_name": "   "}`, []string{"site_name"}},
 		{`{"site_name": "` + strings.Repeat("名", 101) + `"}`, []string{"site_name"}},
@@ -329,6 +333,38 @@ func TestSettingsValidation(t *testing.T) {
 	if len(pub) != 4 || pub["site_name"] != "米卡" || pub["register_mode"] != "invite" || pub["needs_setup"] != false ||
 		pub["max_upload_bytes"] != float64(b.MaxUploadBytes) {
 		t.Fatalf("public %v", pub)
+	}
+}
+
+// TestSettingsRoundTrip: "PUT takes any subset" of what GET answers, so a
+// client that edits one value of a GET answer and sends it all back gets a
+// 200; the read-only values it echoes change nothing.
+func TestSettingsRoundTrip(t *testing.T) {
+	e := newTestEnv(t)
+	_, admin := e.createUser("root", true)
+	var all map[string]any
+	e.mustOK(e.do("GET", "/api/admin/settings", nil, admin)).into(t, &all)
+	secret := all["webhook_secret"]
+
+	// Changing a read-only value is still refused, and nothing is applied.
+	changed := maps.Clone(all)
+	changed["site_name"] = "Not applied"
+	changed["webhook_secret"] = strings.Repeat("0", 64)
+	res := e.wantError(e.do("PUT", "/api/admin/settings", changed, admin), 400)
+	if len(res.Errors) != 1 || res.Errors["webhook_secret"] == "" {
+		t.Fatalf("errors %v", res.Errors)
+	}
+	if got := e.store.Settings(); got.SiteName != "Mika" || got.WebhookSecret != secret {
+		t.Fatalf("a refused PUT changed settings: %+v", got)
+	}
+
+	all["site_name"] = "Edited"
+	all["webhook_last_delivery"] = map[string]any{"at": "2024-01-01 00:00:00"} // a report, ignored
+	var a settingsAnswer
+	e.mustOK(e.do("PUT", "/api/admin/settings", all, admin)).into(t, &a)
+	if a.SiteName != "Edited" || a.WebhookSecret != secret || a.WebhookLastDelivery != nil ||
+		!slices.Equal(a.HWAccelAvailable, []string{"none"}) {
+		t.Fatalf("answer %+v", a)
 	}
 }
 

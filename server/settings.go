@@ -87,8 +87,34 @@ func (s *Server) publicSettings(w http.ResponseWriter, r *http.Request) error {
 var x264Presets = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
 	"slower", "veryslow", "placebo"}
 
-// readOnlySettings appear in the answer but cannot be PUT.
+// readOnlySettings appear in the answer but cannot be changed by a PUT.
 var readOnlySettings = map[string]bool{"webhook_secret": true, "hwaccel_available": true, "webhook_last_delivery": true}
+
+// readOnlyUnchanged reports whether raw, sent for a read-only key, is what
+// the settings answer shows now. "PUT takes any subset" of what GET answers,
+// so a client may send a GET answer back whole with one value edited; only
+// an attempt to change a read-only value is refused. webhook_last_delivery
+// reports an event that may have happened since the client read it, so
+// whatever the client sends back for it is ignored.
+func readOnlyUnchanged(key string, raw json.RawMessage, secret string, hw []string) bool {
+	switch key {
+	case "webhook_secret":
+		v, why := decodeAs[string](raw, "a string")
+		return why == "" && v == secret
+	case "hwaccel_available":
+		v, why := decodeAs[[]string](raw, "an array of strings")
+		if why != "" {
+			return false
+		}
+		v, want := slices.Clone(v), slices.Clone(hw)
+		slices.Sort(v)
+		slices.Sort(want)
+		return slices.Equal(v, want)
+	case "webhook_last_delivery":
+		return true
+	}
+	return false
+}
 
 // settingRule decodes one key's JSON value into next, answering why it is
 // bad ("" when good). hw is the list of usable hardware encoders.
@@ -242,13 +268,16 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	s.settingsMu.Lock()
 	defer s.settingsMu.Unlock()
 	next := s.store.Settings()
+	secret := next.WebhookSecret
 	hw := s.hwAccels()
 	errs := map[string]string{}
 	for key, raw := range body {
 		rule, known := settingRules[key]
 		switch {
 		case readOnlySettings[key]:
-			errs[key] = "read-only"
+			if !readOnlyUnchanged(key, raw, secret, hw) {
+				errs[key] = "read-only"
+			}
 		case !known:
 			errs[key] = "unknown setting"
 		default:
@@ -265,7 +294,9 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	keys := make([]string, 0, len(body))
 	for k := range body {
-		keys = append(keys, k)
+		if !readOnlySettings[k] {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	s.log.Info("settings changed", "keys", keys, "by", currentUser(r).Username)
