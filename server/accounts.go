@@ -63,8 +63,17 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
-// setup creates the first admin while no user exists.
+// setup creates the first admin while no user exists. Once one exists the
+// endpoint is closed: it answers 403 whatever the body, as register does
+// when registration is closed.
 func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.store.CountUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return &APIError{Code: http.StatusForbidden, Message: "setup is already done"}
+	}
 	var in credentials
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -74,13 +83,6 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
 	validatePassword(in.Password, errs)
 	if len(errs) > 0 {
 		return errInvalid(errs)
-	}
-	n, err := s.store.CountUsers(r.Context())
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		return &APIError{Code: http.StatusForbidden, Message: "setup is already done"}
 	}
 	hash, err := hashPassword(in.Password)
 	if err != nil {

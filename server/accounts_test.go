@@ -28,6 +28,12 @@ func TestSetupCreatesFirstAdminOnce(t *testing.T) {
 		t.Fatalf("setup answer %+v", d)
 	}
 	e.wantError(e.do("POST", "/api/setup", map[string]any{"username": "admin2", "password": "password123"}, ""), 403)
+	// Once done, setup is closed whatever the body: no validation answer.
+	for _, body := range []any{map[string]any{"username": "ad", "password": "short"}, `{not json`, ""} {
+		if res := e.wantError(e.do("POST", "/api/setup", body, ""), 403); len(res.Errors) != 0 {
+			t.Fatalf("%v: errors %v", body, res.Errors)
+		}
+	}
 }
 
 func TestLoginAndProfile(t *testing.T) {
