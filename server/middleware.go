@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,5 +197,48 @@ func (l *rateLimiter) sweep(t time.Time, rps float64, burst int) {
 		if t.Sub(b.last) > full {
 			delete(l.buckets, k)
 		}
+	}
+}
+
+// corsPrefixes are the paths other sites' pages may call: the API (its
+// credentials are headers, never cookies, so no page gets a visitor's
+// session by calling it) and playback, so hls.js on a page elsewhere plays
+// a play_url, as PeerTube's and Jellyfin's streams do.
+var corsPrefixes = []string{"/api/", "/videos/", "/covers/", "/avatars/", "/healthz"}
+
+// corsRequestHeaders are the request headers a cross-origin caller may send.
+const corsRequestHeaders = "Authorization, Content-Type, Range, X-API-Key, X-Timestamp, X-Sign, X-Nonce"
+
+// corsExposedHeaders are the response headers a cross-origin page may read.
+const corsExposedHeaders = "Content-Range, Content-Length, Accept-Ranges, Retry-After, WWW-Authenticate, Allow"
+
+// cors lets pages on other origins call the API and play streams: every
+// answer on those paths allows any origin, and a preflight (OPTIONS with
+// Access-Control-Request-Method) is answered 204 with the methods the path
+// takes. A plain OPTIONS is still a 405, as before.
+func cors(root chi.Routes) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !slices.ContainsFunc(corsPrefixes, func(p string) bool { return strings.HasPrefix(r.URL.Path, p) }) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", "*")
+			h.Set("Access-Control-Expose-Headers", corsExposedHeaders)
+			if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			allowed := allowedMethods(root, r)
+			if allowed == "" {
+				next.ServeHTTP(w, r) // no such path: its 404
+				return
+			}
+			h.Set("Access-Control-Allow-Methods", allowed)
+			h.Set("Access-Control-Allow-Headers", corsRequestHeaders)
+			h.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+		})
 	}
 }

@@ -19,6 +19,7 @@ func (s *Server) routes() http.Handler {
 	})
 	r.Use(s.logRequests, s.recoverer) // a recovered panic is still logged and counted
 	r.Use(middleware.GetHead)         // HEAD works wherever GET does (players probe segments with it)
+	r.Use(cors(root))                 // other sites' pages may call the API and play streams
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	r.MethodNotAllowed(methodNotAllowed)
 
