@@ -475,6 +475,7 @@ func TestUsersAdmin(t *testing.T) {
 	e.wantError(e.do("GET", "/api/admin/users?page=x", nil, root), 400)
 
 	e.wantError(e.do("PUT", "/api/admin/users/999", map[string]any{"points": 1}, root), 404)
+	e.wantError(e.do("PUT", "/api/admin/users/999", map[string]any{"points": -1}, root), 404) // missing before invalid
 	e.wantError(e.do("PUT", "/api/admin/users/abc", map[string]any{"points": 1}, root), 404)
 	for _, body := range []string{`{"role": "owner"}`, `{"vip_level": 11}`, `{"vip_level": -1}`, `{"vip_expire": "2024-13-01"}`,
 		`{"points": -5}`, `{"disabled": "yes"}`, `{"points": 1.5}`} {

@@ -117,7 +117,7 @@ func (s *Server) userFromAPIKey(r *http.Request) (*store.User, error) {
 	}
 	ts, fresh := parseTimestamp(tsRaw, time.Now())
 	if !fresh {
-		return nil, errKey("X-Timestamp is not within 300 seconds of the server clock")
+		return nil, errKey("X-Timestamp must be Unix seconds within 300 seconds of the server clock")
 	}
 	nonce := ""
 	if strong {

@@ -106,6 +106,10 @@ func (s *Server) updateCategory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A category that does not exist is a 404 whatever the body says.
+	if _, err := s.store.CategoryByID(r.Context(), id); err != nil {
+		return err
+	}
 	var body struct {
 		Name     *string `json:"name"`
 		ParentID *int64  `json:"parent_id"`

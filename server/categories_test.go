@@ -54,6 +54,7 @@ func TestCategories(t *testing.T) {
 		{"PUT", fmt.Sprintf("/api/admin/categories/%d", films), map[string]any{"parent_id": films}, 400, "parent_id"},
 		{"PUT", fmt.Sprintf("/api/admin/categories/%d", films), map[string]any{"parent_id": 999}, 400, "parent_id"},
 		{"PUT", "/api/admin/categories/999", map[string]any{"name": "x"}, 404, ""},
+		{"PUT", "/api/admin/categories/999", map[string]any{"name": "  "}, 404, ""}, // missing before invalid
 		{"DELETE", "/api/admin/categories/999", nil, 404, ""},
 	}
 	for _, b := range bad {
@@ -75,11 +76,11 @@ func TestCategories(t *testing.T) {
 	_, owner := e.createUser("bob", false)
 	e.upload(owner, "v", field("category_id", fmt.Sprint(films)))
 	res = e.wantError(e.do("DELETE", fmt.Sprintf("/api/admin/categories/%d", films), nil, admin), 409)
-	if res.Message != "category has 1 sub-categories and 1 videos" {
+	if res.Message != "category has 1 sub-category and 1 video" {
 		t.Fatalf("message %q", res.Message)
 	}
 	res = e.wantError(e.do("DELETE", fmt.Sprintf("/api/admin/categories/%d", music), nil, admin), 409)
-	if !strings.Contains(res.Message, "1 sub-categories") {
+	if res.Message != "category has 1 sub-category and 0 videos" {
 		t.Fatalf("message %q", res.Message)
 	}
 	e.mustOK(e.do("DELETE", fmt.Sprintf("/api/admin/categories/%d", action), nil, admin))

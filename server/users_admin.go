@@ -66,6 +66,10 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A user who does not exist is a 404 whatever the body says.
+	if _, err := s.store.UserByID(r.Context(), id); err != nil {
+		return err
+	}
 	var in userUpdate
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err

@@ -21,7 +21,16 @@ type CategoryInUseError struct {
 }
 
 func (e *CategoryInUseError) Error() string {
-	return fmt.Sprintf("category has %d sub-categories and %d videos", e.Children, e.Videos)
+	return fmt.Sprintf("category has %s and %s", count(e.Children, "sub-category", "sub-categories"),
+		count(e.Videos, "video", "videos"))
+}
+
+// count is "1 video" or "3 videos".
+func count(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // Category is one node of the category tree; ParentID 0 is the root.
