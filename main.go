@@ -50,6 +50,18 @@ func main() {
 
 var errUsage = errors.New("see 'mika help'")
 
+// parseFlags parses a command's flags; a word left over (a mistyped flag
+// without its dashes, a value without its flag) is an error, not ignored.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: %w", fs.Arg(0), errUsage)
+	}
+	return nil
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -137,7 +149,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ffmpeg := fs.String("ffmpeg", env("MIKA_FFMPEG", "ffmpeg"), "ffmpeg binary (MIKA_FFMPEG)")
 	ffprobe := fs.String("ffprobe", env("MIKA_FFPROBE", "ffprobe"), "ffprobe binary (MIKA_FFPROBE)")
 	proxies := fs.String("trusted-proxies", env("MIKA_TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (MIKA_TRUSTED_PROXIES)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	trusted, err := parseCIDRs(*proxies)
@@ -222,7 +234,7 @@ func userCmd(ctx context.Context, sub string, args []string, stdout, stderr io.W
 	password := fs.String("password", "", "password (at least 8 characters)")
 	admin := fs.Bool("admin", false, "make the user an admin (create only)")
 	data := fs.String("data", env("MIKA_DATA", "./data"), "data folder (MIKA_DATA)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *username == "" || *password == "" {
@@ -277,7 +289,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("backup", stderr)
 	out := fs.String("out", "", "file to write the copy to (must not exist)")
 	data := fs.String("data", env("MIKA_DATA", "./data"), "data folder (MIKA_DATA)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {

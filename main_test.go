@@ -166,6 +166,20 @@ func TestVersionAndUsage(t *testing.T) {
 	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("user frob created the data folder: %v", err)
 	}
+	// A word left after the flags is refused, not ignored.
+	for _, args := range [][]string{
+		{"user", "create", "--username", "bob", "--password", "password123", "--data", data, "admin"},
+		{"serve", "--data", data, "8080"},
+		{"backup", "--out", filepath.Join(t.TempDir(), "b.db"), "--data", data, "now"},
+	} {
+		_, err := runCLI(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "unexpected argument") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused command created the data folder: %v", err)
+	}
 }
 
 // TestUserCommandsWhileServing creates and changes users from the command
