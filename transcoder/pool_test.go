@@ -357,6 +357,11 @@ func TestPoolRandomBytesFail(t *testing.T) {
 		!strings.Contains(task.Log, "Invalid data") {
 		t.Fatalf("task %s error %q log %q", task.Status, task.Error, task.Log)
 	}
+	// The one-line reason goes to the owner and to webhooks: ffprobe's
+	// reason without the file's place on the server.
+	if want := "source is not a readable video: Invalid data found when processing input"; task.Error != want {
+		t.Errorf("error %q, want %q", task.Error, want)
+	}
 	v, _ := tp.store.VideoByID(context.Background(), videoID)
 	if v.Status != store.VideoFailed || v.TranscodeStatus != "failed" || v.Playable {
 		t.Errorf("video %+v", v)

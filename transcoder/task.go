@@ -46,7 +46,10 @@ func (p *Pool) transcode(ctx context.Context, log *slog.Logger, t *store.Task, v
 		case errors.Is(err, ErrNoVideo):
 			return res, errors.New("source has no video stream")
 		case errors.Is(err, ErrUnreadable):
-			return res, fmt.Errorf("source is not a readable video: %s", strings.TrimPrefix(err.Error(), ErrUnreadable.Error()+": "))
+			// ffprobe names the file first; the reason is what follows.
+			why := strings.TrimPrefix(err.Error(), ErrUnreadable.Error()+": ")
+			why = strings.TrimPrefix(why, src+": ")
+			return res, fmt.Errorf("source is not a readable video: %s", strings.ReplaceAll(why, src, "the source"))
 		}
 		return res, fmt.Errorf("probe source: %w", err)
 	}
