@@ -75,8 +75,8 @@ func TestCORS(t *testing.T) {
 			{"GET", "/api/categories", 200},
 			{"GET", "/api/user/profile", 401},
 			{"GET", "/videos/7/index.m3u8", 404}, // no such video
-			{"OPTIONS", "/api/videos/7", 405}, // not a preflight
-			{"OPTIONS", "/api/nope", 404},     // a preflight for no path
+			{"OPTIONS", "/api/videos/7", 405},    // not a preflight
+			{"OPTIONS", "/api/nope", 404},        // a preflight for no path
 		} {
 			hdr := []string{}
 			if tc.path == "/api/nope" {
