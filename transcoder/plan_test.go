@@ -254,17 +254,7 @@ func TestCopiedRungAligned(t *testing.T) {
 	if len(plan.Rungs) != 3 || !plan.Rungs[0].Copy || !plan.KeyframesFromSource {
 		t.Fatalf("plan %+v: want the 180p rung copied and two encoded", plan)
 	}
-	out := filepath.Join(dir, "hls")
-	for _, r := range plan.Rungs {
-		os.MkdirAll(filepath.Join(out, r.Name), 0o755)
-	}
-	c, err := BuildCommand("ffmpeg", src, out, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, err := exec.Command(c.Path, c.Args...).CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, lastErrorLine(string(b)))
-	}
+	out := runPlan(t, src, filepath.Join(dir, "hls"), plan)
 	// Where each rung's segments start: the first video packet's time.
 	starts := func(rung string) []string {
 		var got []string
@@ -290,6 +280,23 @@ func TestCopiedRungAligned(t *testing.T) {
 			t.Errorf("%s segments start at %v, want %v as the copied rung", r.Name, got, want)
 		}
 	}
+}
+
+// runPlan runs the real ffmpeg with the plan's command, writing into out,
+// and returns out.
+func runPlan(t *testing.T, src, out string, plan Plan) string {
+	t.Helper()
+	for _, r := range plan.Rungs {
+		os.MkdirAll(filepath.Join(out, r.Name), 0o755)
+	}
+	c, err := BuildCommand("ffmpeg", src, out, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(c.Path, c.Args...).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, lastErrorLine(string(b)))
+	}
+	return out
 }
 
 func TestInitSegments(t *testing.T) {
@@ -319,17 +326,7 @@ func TestShortFirstSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := PlanFor(p, s)
-	out := filepath.Join(dir, "hls")
-	for _, r := range plan.Rungs {
-		os.MkdirAll(filepath.Join(out, r.Name), 0o755)
-	}
-	c, err := BuildCommand("ffmpeg", src, out, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, err := exec.Command(c.Path, c.Args...).CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, lastErrorLine(string(b)))
-	}
+	out := runPlan(t, src, filepath.Join(dir, "hls"), plan)
 	want := []string{"2.000000,", "2.000000,", "4.000000,", "1.000000,"}
 	for _, r := range plan.Rungs {
 		if got := extinfs(t, filepath.Join(out, r.Name, "index.m3u8")); !slices.Equal(got, want) {
