@@ -215,3 +215,42 @@ func (p *Pool) detect(ctx context.Context) {
 		p.log.Info("ffmpeg found", slog.String("version", v))
 	}
 }
+
+// canToneMap reports whether this ffmpeg has the zscale and tonemap filters
+// (zscale needs libzimg, which some builds leave out). It asks ffmpeg once
+// per version.
+func (p *Pool) canToneMap(ctx context.Context) bool {
+	p.mu.Lock()
+	v, known, ok := p.version, p.toneMapFor, p.toneMap
+	p.mu.Unlock()
+	if v != "" && v == known {
+		return ok
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(cctx, p.cfg.FFmpeg, "-hide_banner", "-filters").Output()
+	ok = err == nil && hasFilters(out, "zscale", "tonemap")
+	if err == nil {
+		p.mu.Lock()
+		p.toneMapFor, p.toneMap = v, ok
+		p.mu.Unlock()
+	}
+	return ok
+}
+
+// hasFilters reads "ffmpeg -filters" and reports whether every name is
+// listed (each line: flags, name, pads, description).
+func hasFilters(out []byte, names ...string) bool {
+	have := map[string]bool{}
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) >= 3 {
+			have[f[1]] = true
+		}
+	}
+	for _, n := range names {
+		if !have[n] {
+			return false
+		}
+	}
+	return true
+}

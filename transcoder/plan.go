@@ -57,9 +57,12 @@ type Plan struct {
 	// keyframe exactly where the source has one, and no other. The HLS
 	// muxer then cuts every rung at the same frames.
 	KeyframesFromSource bool
-	Audio               bool
-	AudioCopy           bool   // the source's AAC-LC is copied rather than re-encoded
-	HWAccel             string // none | vaapi | qsv | nvenc
+	// ToneMap is set for an HDR source (PQ or HLG): its picture is mapped
+	// to SDR BT.709 once, before the ladder is scaled from it.
+	ToneMap   bool
+	Audio     bool
+	AudioCopy bool   // the source's AAC-LC is copied rather than re-encoded
+	HWAccel   string // none | vaapi | qsv | nvenc
 	// SourceWidth and SourceHeight are the decoded picture's size (upright):
 	// a rung of that size needs no scaling, so the cascade starts below it.
 	SourceWidth, SourceHeight int
@@ -76,7 +79,7 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 		seg = 6
 	}
 	plan := Plan{SegmentSeconds: seg, Preset: s.VideoPreset, Audio: p.HasAudio, HWAccel: s.HWAccel,
-		SourceWidth: p.Width, SourceHeight: p.Height}
+		SourceWidth: p.Width, SourceHeight: p.Height, ToneMap: p.HDR()}
 	if plan.Preset == "" {
 		plan.Preset = "veryfast"
 	}
@@ -145,7 +148,7 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 // Predictive profile at ~100 Mbit/s for 360p: phones and Safari do not
 // play it, and no network carries it.
 func remuxable(p *ProbeResult, top int) bool {
-	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 && copyableKeyframes(p) &&
+	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 && copyableKeyframes(p) && !p.HDR() &&
 		(p.PixFmt == "yuv420p" || p.PixFmt == "yuvj420p") &&
 		p.Rotation == 0 && !p.VFR && p.FPS > 0 && p.FPS <= maxFPS &&
 		(!p.HasAudio || (p.AudioCodec == "aac" && (p.AudioProfile == "LC" || p.AudioProfile == ""))) &&
@@ -255,6 +258,9 @@ func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err e
 		if plan.ForceFPS {
 			base = base.Filter("fps", ffmpeg.Args{strconv.FormatFloat(plan.FPS, 'f', -1, 64)})
 		}
+		if plan.ToneMap {
+			base, plan = toneMap(base, plan, plan.Rungs[encoded[0]])
+		}
 		pictures := scaleLadder(base, plan, encoded)
 		for k, i := range encoded {
 			s := pictures[k]
@@ -324,6 +330,28 @@ func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err e
 		GlobalArgs("-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats")
 	c := out.SetFfmpegPath(ffmpegPath).Compile()
 	return Command{Path: ffmpegPath, Args: c.Args[1:]}, nil
+}
+
+// toneMap maps an HDR picture (PQ or HLG, BT.2020) to SDR BT.709 with
+// zscale and tonemap (Hable's curve, as Jellyfin's software path does).
+// The mapping works on linear light in 32-bit float RGB, the costliest
+// step of an HDR task (about 1.7 s of CPU per second of 1080p here), so a
+// source larger than the top encoded rung is first brought down to that
+// rung's size; the ladder is then scaled from the mapped picture, which
+// the returned plan takes as the source.
+func toneMap(s *ffmpeg.Stream, plan Plan, top Rung) (*ffmpeg.Stream, Plan) {
+	linear := ffmpeg.KwArgs{"t": "linear", "npl": "100"}
+	if top.Width < plan.SourceWidth || top.Height < plan.SourceHeight {
+		linear["w"], linear["h"] = strconv.Itoa(top.Width), strconv.Itoa(top.Height)
+		plan.SourceWidth, plan.SourceHeight = top.Width, top.Height
+	}
+	s = s.Filter("zscale", nil, linear).
+		Filter("format", ffmpeg.Args{"gbrpf32le"}).
+		Filter("zscale", nil, ffmpeg.KwArgs{"p": "bt709"}).
+		Filter("tonemap", nil, ffmpeg.KwArgs{"tonemap": "hable", "desat": "0"}).
+		Filter("zscale", nil, ffmpeg.KwArgs{"t": "bt709", "m": "bt709", "r": "tv"}).
+		Filter("format", ffmpeg.Args{"yuv420p"})
+	return s, plan
 }
 
 // cascadeFlags is the scaler of a rung made from the hub's picture rather

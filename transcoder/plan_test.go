@@ -178,6 +178,52 @@ func TestBuildCommand(t *testing.T) {
 	}
 }
 
+// TestPlanToneMapsHDR: an HDR source is tone mapped once, at the top
+// rung's size when it is larger, and never copied.
+func TestPlanToneMapsHDR(t *testing.T) {
+	hdr := &ProbeResult{Width: 3840, Height: 2160, FPS: 30, VideoCodec: "hevc", PixFmt: "yuv420p10le", BitDepth: 10,
+		ColorTransfer: "smpte2084", ColorPrimaries: "bt2020"}
+	p := PlanFor(hdr, store.DefaultSettings())
+	if !p.ToneMap {
+		t.Fatal("an HDR10 source is not tone mapped")
+	}
+	c, err := BuildCommand("ffmpeg", "/in.mkv", "/out", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph := strings.Join(c.Args, " ")
+	for _, want := range []string{"[0:v:0]zscale=h=1080:npl=100:t=linear:w=1920", "tonemap=desat=0:tonemap=hable",
+		"zscale=m=bt709:r=tv:t=bt709", "format=yuv420p[s5];[s5]split=2"} {
+		if !strings.Contains(graph, want) {
+			t.Errorf("graph lacks %q:\n%s", want, graph)
+		}
+	}
+	if n := strings.Count(graph, "tonemap=desat"); n != 1 {
+		t.Errorf("%d tone maps, want 1", n)
+	}
+	// Scaled from the mapped 1080p picture: 720p from it, the rest from 720p.
+	want := map[string]string{"1920:1080": "source", "1280:720": "source", "854:480": "1280:720/lanczos", "640:360": "1280:720/lanczos"}
+	if got := scaleInputs(t, c.Args); !maps.Equal(got, want) {
+		t.Errorf("scaled from %v, want %v", got, want)
+	}
+
+	hlg := &ProbeResult{Width: 1920, Height: 1080, FPS: 30, VideoCodec: "h264", Profile: "High", PixFmt: "yuv420p", BitDepth: 8,
+		BitRate: 4_000_000, KeyframeGap: 1, KeyframeSpacing: 1, ColorTransfer: "arib-std-b67"}
+	p = PlanFor(hlg, store.DefaultSettings())
+	if !p.ToneMap || p.Rungs[0].Copy {
+		t.Errorf("8-bit H.264 HLG: tone map %v, copied %v; want mapped and encoded", p.ToneMap, p.Rungs[0].Copy)
+	}
+	c, _ = BuildCommand("ffmpeg", "/in.mp4", "/out", p)
+	if strings.Contains(strings.Join(c.Args, " "), "zscale=h=") {
+		t.Error("a source at the top rung's size is resized before the tone map")
+	}
+	sdr := *hlg
+	sdr.ColorTransfer = "bt709"
+	if p := PlanFor(&sdr, store.DefaultSettings()); p.ToneMap || !p.Rungs[0].Copy {
+		t.Errorf("SDR: tone map %v, copied %v", p.ToneMap, p.Rungs[0].Copy)
+	}
+}
+
 // TestBuildCommandWithCopiedRung: the encoded rungs take their keyframes
 // from the source, and only from it, when a rung is copied.
 func TestBuildCommandWithCopiedRung(t *testing.T) {

@@ -67,6 +67,10 @@ type Pool struct {
 	hw       []string
 	detected time.Time
 	jobs     map[int64]*job
+	// toneMap says whether the ffmpeg of version toneMapFor has the
+	// filters HDR sources need (canToneMap).
+	toneMap    bool
+	toneMapFor string
 
 	// known is closed once version can be trusted: remembered from an
 	// earlier start with the same binaries, or read by this one.

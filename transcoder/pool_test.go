@@ -672,3 +672,90 @@ func TestPoolConcurrencyChangesLive(t *testing.T) {
 	tp.store.SaveSettings(context.Background(), set)
 	waitFor(3) // picked up by the poll, no Wake needed
 }
+
+// hdrClip is a 10-bit HEVC clip tagged as HDR with the given transfer
+// ("smpte2084" for HDR10's PQ, "arib-std-b67" for HLG), as phones record.
+func hdrClip(t *testing.T, transfer string) string {
+	t.Helper()
+	return makeClip(t, t.TempDir(), clip{size: "320x180", seconds: "2", codec: "libx265", pixFmt: "yuv420p10le",
+		extraOut: []string{"-preset", "ultrafast", "-x265-params", "log-level=error",
+			"-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc"}})
+}
+
+// colors is the first video stream's "transfer,primaries,space" as ffprobe
+// tells them.
+func colors(t *testing.T, path string) string {
+	t.Helper()
+	b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+		"stream=color_transfer,color_primaries,color_space", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return line
+}
+
+// TestPoolToneMapsHDR: an HDR10 or HLG source comes out as SDR BT.709,
+// tone mapped, not as 8-bit video still tagged (and looking) HDR.
+func TestPoolToneMapsHDR(t *testing.T) {
+	tp := newTestPool(t, nil)
+	tp.start(tp.pool)
+	for _, transfer := range []string{"smpte2084", "arib-std-b67"} {
+		t.Run(transfer, func(t *testing.T) {
+			src := hdrClip(t, transfer)
+			if got := colors(t, src); !strings.Contains(got, transfer) {
+				t.Fatalf("source colours %q", got)
+			}
+			videoID, taskID := tp.addVideo(src)
+			tp.pool.Wake()
+			task := tp.waitTask(taskID, 3*time.Minute, store.TaskCompleted, store.TaskFailed)
+			if task.Status != store.TaskCompleted {
+				t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
+			}
+			if !strings.Contains(task.Log, "tonemap=desat=0:tonemap=hable") {
+				t.Errorf("no tone mapping in the command:\n%s", task.Log)
+			}
+			seg := filepath.Join(tp.data.HLS(videoID), "180p", "seg_00000.ts")
+			if got := colors(t, seg); strings.Count(got, "bt709") != 3 {
+				t.Errorf("segment colours %q, want bt709 throughout", got)
+			}
+		})
+	}
+}
+
+// TestPoolHDRWithoutZscale: an ffmpeg built without zscale cannot tone
+// map; the task still completes, untouched colours and all.
+func TestPoolHDRWithoutZscale(t *testing.T) {
+	tp := newTestPool(t, nil)
+	realFFmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("no ffmpeg")
+	}
+	ffmpeg := filepath.Join(t.TempDir(), "ffmpeg")
+	if err := os.WriteFile(ffmpeg, []byte("#!/bin/sh\n"+
+		"case \" $* \" in *\" -filters \"*) "+realFFmpeg+" \"$@\" | grep -v -e ' zscale ' -e ' tonemap '; exit 0;; esac\n"+
+		"exec "+realFFmpeg+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tp.pool = tp.newPool(ffmpeg)
+	tp.start(tp.pool)
+	_, taskID := tp.addVideo(hdrClip(t, "smpte2084"))
+	tp.pool.Wake()
+	task := tp.waitTask(taskID, 3*time.Minute, store.TaskCompleted, store.TaskFailed)
+	if task.Status != store.TaskCompleted || strings.Contains(task.Log, "tonemap") {
+		t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
+	}
+}
+
+func TestHasFilters(t *testing.T) {
+	out := []byte("Filters:\n  T.. = Timeline support\n ------\n" +
+		" TS. colorspace        V->V       Convert between colorspaces.\n" +
+		" .S. tonemap           V->V       Conversion to/from different dynamic ranges.\n" +
+		" .SC zscale            V->V       Apply resizing, colorspace and bit depth conversion.\n")
+	if !hasFilters(out, "zscale", "tonemap") {
+		t.Error("zscale and tonemap not found")
+	}
+	if hasFilters(out, "zscale", "libplacebo") || hasFilters(out, "Timeline") || hasFilters(nil, "zscale") {
+		t.Error("a filter not listed was found")
+	}
+}

@@ -41,6 +41,9 @@ type ProbeResult struct {
 	// AudioProfile is e.g. "LC" or "HE-AAC".
 	AudioProfile  string
 	FormatBitRate int64 // whole-file bit rate, bits/s
+	// ColorTransfer and ColorPrimaries are ffprobe's names, e.g.
+	// "smpte2084" (HDR10's PQ) or "arib-std-b67" (HLG), "bt2020".
+	ColorTransfer, ColorPrimaries string
 	// KeyframeGap is the longest stretch between video keyframes in the
 	// first keyframeWindow seconds (a shorter clip's tail counts), and
 	// KeyframeSpacing the mean one there: a copied stream is cut at its
@@ -51,6 +54,13 @@ type ProbeResult struct {
 // keyframeWindow is how many seconds of an H.264 source the keyframe scan
 // reads: it only reads packets, a few milliseconds for a minute of 1080p.
 const keyframeWindow = 60
+
+// HDR reports whether the video is high dynamic range: HDR10 (PQ) or HLG,
+// as phones record by default. Shown as SDR without tone mapping, it looks
+// grey and washed out.
+func (p *ProbeResult) HDR() bool {
+	return p.ColorTransfer == "smpte2084" || p.ColorTransfer == "arib-std-b67"
+}
 
 // CodedSize is the stored frame size, before rotation.
 func (p *ProbeResult) CodedSize() (w, h int) {
@@ -69,6 +79,8 @@ type ffprobeOut struct {
 		Width            int               `json:"width"`
 		Height           int               `json:"height"`
 		PixFmt           string            `json:"pix_fmt"`
+		ColorTransfer    string            `json:"color_transfer"`
+		ColorPrimaries   string            `json:"color_primaries"`
 		BitsPerRawSample string            `json:"bits_per_raw_sample"`
 		RFrameRate       string            `json:"r_frame_rate"`
 		AvgFrameRate     string            `json:"avg_frame_rate"`
@@ -188,6 +200,7 @@ func parseProbe(b []byte) (*ProbeResult, error) {
 	}
 	s := out.Streams[video]
 	p.VideoCodec, p.Profile, p.PixFmt, p.Level = s.CodecName, s.Profile, s.PixFmt, s.Level
+	p.ColorTransfer, p.ColorPrimaries = s.ColorTransfer, s.ColorPrimaries
 	if n, err := strconv.Atoi(s.BitsPerRawSample); err == nil && n > 0 {
 		p.BitDepth = n
 	} else if d := pixFmtDepth(s.PixFmt); d > 0 {

@@ -82,3 +82,22 @@ func TestProbe(t *testing.T) {
 		})
 	}
 }
+
+func TestProbeHDR(t *testing.T) {
+	for _, transfer := range []string{"smpte2084", "arib-std-b67"} {
+		p, err := Probe(context.Background(), "ffprobe", hdrClip(t, transfer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.HDR() || p.ColorTransfer != transfer || p.ColorPrimaries != "bt2020" || p.BitDepth != 10 {
+			t.Errorf("%s: HDR %v transfer %q primaries %q depth %d", transfer, p.HDR(), p.ColorTransfer, p.ColorPrimaries, p.BitDepth)
+		}
+	}
+	sdr, err := Probe(context.Background(), "ffprobe", makeClip(t, t.TempDir(), clip{size: "160x90", seconds: "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sdr.HDR() {
+		t.Errorf("an SDR clip (transfer %q) reads as HDR", sdr.ColorTransfer)
+	}
+}

@@ -60,6 +60,11 @@ func (p *Pool) transcode(ctx context.Context, log *slog.Logger, t *store.Task, v
 		log.Warn("hardware encoder not available here; encoding in software", slog.String("hwaccel", plan.HWAccel))
 		plan.HWAccel = "none"
 	}
+	if plan.ToneMap && !p.canToneMap(ctx) {
+		log.Warn("this ffmpeg has no zscale or tonemap filter: the HDR source is encoded without tone mapping, and its colours will look washed out",
+			slog.String("transfer", probe.ColorTransfer))
+		plan.ToneMap = false
+	}
 	res.media = store.Media{Duration: probe.Duration, Width: probe.Width, Height: probe.Height,
 		Resolution: plan.Rungs[0].Name}
 
