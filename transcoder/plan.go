@@ -57,6 +57,9 @@ type Plan struct {
 	// keyframe exactly where the source has one, and no other. The HLS
 	// muxer then cuts every rung at the same frames.
 	KeyframesFromSource bool
+	// Deinterlace is set for an interlaced source: its frames are
+	// deinterlaced (bwdif, one frame per frame) before anything else.
+	Deinterlace bool
 	// ToneMap is set for an HDR source (PQ or HLG): its picture is mapped
 	// to SDR BT.709 once, before the ladder is scaled from it.
 	ToneMap   bool
@@ -79,7 +82,7 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 		seg = 6
 	}
 	plan := Plan{SegmentSeconds: seg, Preset: s.VideoPreset, Audio: p.HasAudio, HWAccel: s.HWAccel,
-		SourceWidth: p.Width, SourceHeight: p.Height, ToneMap: p.HDR()}
+		SourceWidth: p.Width, SourceHeight: p.Height, ToneMap: p.HDR(), Deinterlace: p.Interlaced()}
 	if plan.Preset == "" {
 		plan.Preset = "veryfast"
 	}
@@ -140,15 +143,15 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 }
 
 // remuxable reports whether the source's own video can be copied into a
-// rung: H.264 8-bit 4:2:0 in a profile every player decodes, upright, with
-// AAC-LC or no audio, no larger than the top rung, at a rate a stream
+// rung: H.264 8-bit 4:2:0 in a profile every player decodes, progressive,
+// SDR, upright, with AAC-LC or no audio, no larger than the top rung, at a rate a stream
 // can carry (at most maxCopyRate times what Mika would encode it at), and
 // with keyframes a stream can be cut at (see copyableKeyframes).
 // A lossless x264 source, for one, is "yuv420p" in the High 4:4:4
 // Predictive profile at ~100 Mbit/s for 360p: phones and Safari do not
 // play it, and no network carries it.
 func remuxable(p *ProbeResult, top int) bool {
-	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 && copyableKeyframes(p) && !p.HDR() &&
+	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 && copyableKeyframes(p) && !p.HDR() && !p.Interlaced() &&
 		(p.PixFmt == "yuv420p" || p.PixFmt == "yuvj420p") &&
 		p.Rotation == 0 && !p.VFR && p.FPS > 0 && p.FPS <= maxFPS &&
 		(!p.HasAudio || (p.AudioCodec == "aac" && (p.AudioProfile == "LC" || p.AudioProfile == ""))) &&
@@ -255,6 +258,11 @@ func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err e
 	outs := make([]*ffmpeg.Stream, len(plan.Rungs))
 	if len(encoded) > 0 {
 		base := video
+		if plan.Deinterlace {
+			// Only the frames marked interlaced, so a mixed source
+			// keeps its progressive parts untouched.
+			base = base.Filter("bwdif", nil, ffmpeg.KwArgs{"mode": "send_frame", "deint": "interlaced"})
+		}
 		if plan.ForceFPS {
 			base = base.Filter("fps", ffmpeg.Args{strconv.FormatFloat(plan.FPS, 'f', -1, 64)})
 		}

@@ -179,7 +179,8 @@ func TestBuildCommand(t *testing.T) {
 }
 
 // TestPlanToneMapsHDR: an HDR source is tone mapped once, at the top
-// rung's size when it is larger, and never copied.
+// rung's size when it is larger, and never copied; an interlaced one is
+// deinterlaced, and never copied either.
 func TestPlanToneMapsHDR(t *testing.T) {
 	hdr := &ProbeResult{Width: 3840, Height: 2160, FPS: 30, VideoCodec: "hevc", PixFmt: "yuv420p10le", BitDepth: 10,
 		ColorTransfer: "smpte2084", ColorPrimaries: "bt2020"}
@@ -217,10 +218,19 @@ func TestPlanToneMapsHDR(t *testing.T) {
 	if strings.Contains(strings.Join(c.Args, " "), "zscale=h=") {
 		t.Error("a source at the top rung's size is resized before the tone map")
 	}
+	interlaced := *hlg
+	interlaced.ColorTransfer, interlaced.FieldOrder = "bt709", "tt"
+	p = PlanFor(&interlaced, store.DefaultSettings())
+	c, _ = BuildCommand("ffmpeg", "/in.mp4", "/out", p)
+	if graph := strings.Join(c.Args, " "); !p.Deinterlace || p.Rungs[0].Copy ||
+		!strings.Contains(graph, "[0:v:0]bwdif=deint=interlaced:mode=send_frame[s0]") {
+		t.Errorf("interlaced H.264: deinterlace %v, copied %v; want deinterlaced first and encoded:\n%s",
+			p.Deinterlace, p.Rungs[0].Copy, graph)
+	}
 	sdr := *hlg
-	sdr.ColorTransfer = "bt709"
-	if p := PlanFor(&sdr, store.DefaultSettings()); p.ToneMap || !p.Rungs[0].Copy {
-		t.Errorf("SDR: tone map %v, copied %v", p.ToneMap, p.Rungs[0].Copy)
+	sdr.ColorTransfer, sdr.FieldOrder = "bt709", "progressive"
+	if p := PlanFor(&sdr, store.DefaultSettings()); p.ToneMap || p.Deinterlace || !p.Rungs[0].Copy {
+		t.Errorf("progressive SDR: tone map %v, deinterlace %v, copied %v", p.ToneMap, p.Deinterlace, p.Rungs[0].Copy)
 	}
 }
 

@@ -759,3 +759,37 @@ func TestHasFilters(t *testing.T) {
 		t.Error("a filter not listed was found")
 	}
 }
+
+// TestPoolDeinterlaces: an interlaced H.264 clip (as a camcorder or a TV
+// recording makes) is deinterlaced and encoded, not copied with its fields.
+func TestPoolDeinterlaces(t *testing.T) {
+	tp := newTestPool(t, nil)
+	tp.start(tp.pool)
+	src := makeClip(t, t.TempDir(), clip{size: "320x180", seconds: "2", rate: "50", audio: true,
+		extraOut: []string{"-vf", "tinterlace=mode=interleave_top,setfield=tff", "-flags", "+ildct+ilme",
+			"-x264-params", "log-level=error"}})
+	order := func(path string) string {
+		b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+			"stream=field_order", "-of", "csv=p=0", path).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		return line
+	}
+	if got := order(src); got != "tt" {
+		t.Fatalf("source field order %q, want tt", got)
+	}
+	videoID, taskID := tp.addVideo(src)
+	tp.pool.Wake()
+	task := tp.waitTask(taskID, 3*time.Minute, store.TaskCompleted, store.TaskFailed)
+	if task.Status != store.TaskCompleted {
+		t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
+	}
+	if !strings.Contains(task.Log, "bwdif") || strings.Contains(task.Log, "-c:v:0 copy") {
+		t.Errorf("want deinterlaced and encoded:\n%s", task.Log)
+	}
+	if got := order(filepath.Join(tp.data.HLS(videoID), "180p", "seg_00000.ts")); got != "progressive" {
+		t.Errorf("segment field order %q, want progressive", got)
+	}
+}

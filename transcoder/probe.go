@@ -44,6 +44,9 @@ type ProbeResult struct {
 	// ColorTransfer and ColorPrimaries are ffprobe's names, e.g.
 	// "smpte2084" (HDR10's PQ) or "arib-std-b67" (HLG), "bt2020".
 	ColorTransfer, ColorPrimaries string
+	// FieldOrder is ffprobe's: "progressive", or "tt", "bb", "tb", "bt" for
+	// interlaced video (TV recordings, DVDs, older camcorders).
+	FieldOrder string
 	// KeyframeGap is the longest stretch between video keyframes in the
 	// first keyframeWindow seconds (a shorter clip's tail counts), and
 	// KeyframeSpacing the mean one there: a copied stream is cut at its
@@ -60,6 +63,16 @@ const keyframeWindow = 60
 // grey and washed out.
 func (p *ProbeResult) HDR() bool {
 	return p.ColorTransfer == "smpte2084" || p.ColorTransfer == "arib-std-b67"
+}
+
+// Interlaced reports whether the video is stored as fields: shown as
+// frames, every movement is combed.
+func (p *ProbeResult) Interlaced() bool {
+	switch p.FieldOrder {
+	case "tt", "bb", "tb", "bt":
+		return true
+	}
+	return false
 }
 
 // CodedSize is the stored frame size, before rotation.
@@ -81,6 +94,7 @@ type ffprobeOut struct {
 		PixFmt           string            `json:"pix_fmt"`
 		ColorTransfer    string            `json:"color_transfer"`
 		ColorPrimaries   string            `json:"color_primaries"`
+		FieldOrder       string            `json:"field_order"`
 		BitsPerRawSample string            `json:"bits_per_raw_sample"`
 		RFrameRate       string            `json:"r_frame_rate"`
 		AvgFrameRate     string            `json:"avg_frame_rate"`
@@ -200,7 +214,7 @@ func parseProbe(b []byte) (*ProbeResult, error) {
 	}
 	s := out.Streams[video]
 	p.VideoCodec, p.Profile, p.PixFmt, p.Level = s.CodecName, s.Profile, s.PixFmt, s.Level
-	p.ColorTransfer, p.ColorPrimaries = s.ColorTransfer, s.ColorPrimaries
+	p.ColorTransfer, p.ColorPrimaries, p.FieldOrder = s.ColorTransfer, s.ColorPrimaries, s.FieldOrder
 	if n, err := strconv.Atoi(s.BitsPerRawSample); err == nil && n > 0 {
 		p.BitDepth = n
 	} else if d := pixFmtDepth(s.PixFmt); d > 0 {
