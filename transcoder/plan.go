@@ -62,10 +62,13 @@ type Plan struct {
 	Deinterlace bool
 	// ToneMap is set for an HDR source (PQ or HLG): its picture is mapped
 	// to SDR BT.709 once, before the ladder is scaled from it.
-	ToneMap   bool
-	Audio     bool
-	AudioCopy bool   // the source's AAC-LC is copied rather than re-encoded
-	HWAccel   string // none | vaapi | qsv | nvenc
+	ToneMap bool
+	Audio   bool
+	// AudioStream is which of the source's audio streams plays
+	// (ProbeResult.AudioStream).
+	AudioStream int
+	AudioCopy   bool   // the source's AAC-LC is copied rather than re-encoded
+	HWAccel     string // none | vaapi | qsv | nvenc
 	// SourceWidth and SourceHeight are the decoded picture's size (upright):
 	// a rung of that size needs no scaling, so the cascade starts below it.
 	SourceWidth, SourceHeight int
@@ -81,7 +84,7 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 	if seg < 1 {
 		seg = 6
 	}
-	plan := Plan{SegmentSeconds: seg, Preset: s.VideoPreset, Audio: p.HasAudio, HWAccel: s.HWAccel,
+	plan := Plan{SegmentSeconds: seg, Preset: s.VideoPreset, Audio: p.HasAudio, AudioStream: p.AudioStream, HWAccel: s.HWAccel,
 		SourceWidth: p.Width, SourceHeight: p.Height, ToneMap: p.HDR(), Deinterlace: p.Interlaced()}
 	if plan.Preset == "" {
 		plan.Preset = "veryfast"
@@ -317,7 +320,7 @@ func BuildCommand(ffmpegPath, src, outDir string, plan Plan) (cmd Command, err e
 		}
 		entry := "v:" + v
 		if plan.Audio {
-			streams = append(streams, in.Get("a:0"))
+			streams = append(streams, in.Get("a:"+strconv.Itoa(plan.AudioStream)))
 			if plan.AudioCopy {
 				kw["c:a:"+v] = "copy"
 			} else {

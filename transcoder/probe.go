@@ -37,7 +37,10 @@ type ProbeResult struct {
 	BitRate    int64   // video bit rate, bits/s, 0 when unknown
 	Level      int     // codec level as ffprobe reports it, e.g. 40 for H.264 4.0
 	HasAudio   bool
-	AudioCodec string // e.g. "aac", "" without audio
+	// AudioStream is which audio stream plays (0 is the first): the one
+	// marked default when a file has several (a film's dubs, a commentary).
+	AudioStream int
+	AudioCodec  string // e.g. "aac", "" without audio
 	// AudioProfile is e.g. "LC" or "HE-AAC".
 	AudioProfile  string
 	FormatBitRate int64 // whole-file bit rate, bits/s
@@ -195,7 +198,7 @@ func parseProbe(b []byte) (*ProbeResult, error) {
 	p := &ProbeResult{Format: out.Format.FormatName, BitDepth: 8}
 	p.Duration, _ = strconv.ParseFloat(out.Format.Duration, 64)
 	p.FormatBitRate, _ = strconv.ParseInt(out.Format.BitRate, 10, 64)
-	video := -1
+	video, audio, chosenDefault := -1, 0, false
 	for i, s := range out.Streams {
 		switch s.CodecType {
 		case "video":
@@ -204,9 +207,11 @@ func parseProbe(b []byte) (*ProbeResult, error) {
 				video = i
 			}
 		case "audio":
-			if !p.HasAudio {
-				p.HasAudio, p.AudioCodec, p.AudioProfile = true, s.CodecName, s.Profile
+			if !p.HasAudio || (!chosenDefault && s.Disposition["default"] == 1) {
+				p.HasAudio, p.AudioStream, p.AudioCodec, p.AudioProfile = true, audio, s.CodecName, s.Profile
+				chosenDefault = s.Disposition["default"] == 1
 			}
+			audio++
 		}
 	}
 	if video < 0 {

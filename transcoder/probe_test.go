@@ -5,7 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"mika/store"
 )
 
 func TestProbeRejects(t *testing.T) {
@@ -99,5 +102,35 @@ func TestProbeHDR(t *testing.T) {
 	}
 	if sdr.HDR() {
 		t.Errorf("an SDR clip (transfer %q) reads as HDR", sdr.ColorTransfer)
+	}
+}
+
+// TestProbeDefaultAudio: of several audio streams, the one marked default
+// plays, and only it is mapped.
+func TestProbeDefaultAudio(t *testing.T) {
+	needFFmpeg(t)
+	src := filepath.Join(t.TempDir(), "two.mkv")
+	runFFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=1",
+		"-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-f", "lavfi", "-i", "sine=frequency=880:duration=1",
+		"-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+		"-disposition:a:0", "0", "-disposition:a:1", "default", src)
+	p, err := Probe(context.Background(), "ffprobe", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.HasAudio || p.AudioStream != 1 {
+		t.Fatalf("audio %v stream %d, want the second (default) one", p.HasAudio, p.AudioStream)
+	}
+	c, err := BuildCommand("ffmpeg", src, "/out", PlanFor(p, store.DefaultSettings()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := strings.Join(c.Args, " "); !strings.Contains(line, "-map 0:a:1") || strings.Contains(line, "0:a:0") {
+		t.Errorf("want only the default audio stream mapped:\n%s", line)
+	}
+	// With no stream marked default, the first plays.
+	if q, _ := parseProbe([]byte(`{"streams":[{"codec_type":"video","width":2,"height":2},
+		{"codec_type":"audio","codec_name":"aac"},{"codec_type":"audio","codec_name":"mp3"}]}`)); q.AudioStream != 0 || q.AudioCodec != "aac" {
+		t.Errorf("no default: stream %d %q, want the first", q.AudioStream, q.AudioCodec)
 	}
 }
