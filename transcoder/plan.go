@@ -84,8 +84,9 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 	if seg < 1 {
 		seg = 6
 	}
-	plan := Plan{SegmentSeconds: seg, Preset: s.VideoPreset, Audio: p.HasAudio, AudioStream: p.AudioStream, HWAccel: s.HWAccel,
-		SourceWidth: p.Width, SourceHeight: p.Height, ToneMap: p.HDR(), Deinterlace: p.Interlaced()}
+	plan := Plan{SegmentSeconds: seg, Preset: s.VideoPreset, HWAccel: s.HWAccel,
+		Audio: p.HasAudio, AudioStream: p.AudioStream, SourceWidth: p.Width, SourceHeight: p.Height,
+		ToneMap: p.HDR(), Deinterlace: p.Interlaced()}
 	if plan.Preset == "" {
 		plan.Preset = "veryfast"
 	}
@@ -147,15 +148,15 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 
 // remuxable reports whether the source's own video can be copied into a
 // rung: H.264 8-bit 4:2:0 in a profile every player decodes, progressive,
-// SDR, upright, with AAC-LC or no audio, no larger than the top rung, at a rate a stream
-// can carry (at most maxCopyRate times what Mika would encode it at), and
-// with keyframes a stream can be cut at (see copyableKeyframes).
+// SDR, upright, with AAC-LC or no audio, no larger than the top rung, at a
+// rate a stream can carry (at most maxCopyRate times what Mika would encode
+// it at), and with keyframes a stream can be cut at (copyableKeyframes).
 // A lossless x264 source, for one, is "yuv420p" in the High 4:4:4
 // Predictive profile at ~100 Mbit/s for 360p: phones and Safari do not
 // play it, and no network carries it.
 func remuxable(p *ProbeResult, top int) bool {
-	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 && copyableKeyframes(p) && !p.HDR() && !p.Interlaced() &&
-		(p.PixFmt == "yuv420p" || p.PixFmt == "yuvj420p") &&
+	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 &&
+		(p.PixFmt == "yuv420p" || p.PixFmt == "yuvj420p") && !p.HDR() && !p.Interlaced() && copyableKeyframes(p) &&
 		p.Rotation == 0 && !p.VFR && p.FPS > 0 && p.FPS <= maxFPS &&
 		(!p.HasAudio || (p.AudioCodec == "aac" && (p.AudioProfile == "LC" || p.AudioProfile == ""))) &&
 		min(p.Width, p.Height) <= top &&
