@@ -3,7 +3,8 @@
 // Builds nothing. Prints "N passed, N failed" and exits non-zero on failure;
 // each failure leaves a screenshot in ui/test-results/.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, readdirSync, existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -377,6 +378,77 @@ test('the player plays with hls.js and offers qualities', async () => {
   assert((await page.textContent('.player-wait .transcode-error')) === why, 'a failed transcode does not say why');
   await page.goto(origin + '/watch/999999');
   await page.waitForSelector('.watch-missing a[href="/"]');
+});
+
+test('a page on another origin plays the stream with hls.js and calls the API', async () => {
+  assert(state.videoId, 'needs the uploaded video');
+  const token = await page.evaluate(() => localStorage.getItem('mika.token'));
+  assert(token, 'no token in this browser');
+  // The other site: one page and the hls.js build the app uses, on a port of its own
+  // (another port is another origin). The page embeds the video as a PeerTube embed
+  // would: the API with a bearer token (a header that needs a preflight), then play_url.
+  const hlsJs = readFileSync(resolve(here, '..', 'node_modules', 'hls.js', 'dist', 'hls.min.js'));
+  const html = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>embed</title>
+<video muted playsinline></video><script src="/hls.min.js"></script><script>
+window.embed = { levels: 0, frags: 0, errors: [] };
+window.start = async (mika, id, token) => {
+  const auth = { headers: { Authorization: 'Bearer ' + token } };
+  const me = await (await fetch(mika + '/api/user/profile', auth)).json();
+  const video = await (await fetch(mika + '/api/videos/' + id, auth)).json();
+  embed.username = me.data.username;
+  embed.playUrl = video.data.play_url;
+  const v = document.querySelector('video');
+  v.loop = true;
+  const hls = new Hls();
+  hls.on(Hls.Events.MANIFEST_PARSED, (_, d) => {
+    embed.levels = d.levels.length;
+    v.play().catch((e) => embed.errors.push('play: ' + e));
+  });
+  hls.on(Hls.Events.FRAG_LOADED, () => embed.frags++);
+  hls.on(Hls.Events.ERROR, (_, d) => embed.errors.push(d.type + ' ' + d.details + (d.fatal ? ' (fatal)' : '')));
+  hls.loadSource(mika + embed.playUrl);
+  hls.attachMedia(v);
+};
+</script>`;
+  const site = createServer((req, res) => {
+    if (req.url === '/') res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html);
+    else if (req.url === '/hls.min.js') res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(hlsJs);
+    else res.writeHead(404).end();
+  });
+  await new Promise((r) => site.listen(0, '127.0.0.1', r));
+  const siteOrigin = `http://127.0.0.1:${site.address().port}`;
+  // A request the page gave up on itself (hls.js aborts a load it no longer needs) is no
+  // CORS failure; anything else that failed, or any word of CORS in the console, is.
+  const problems = [];
+  const onConsole = (m) => (m.type() === 'error' || /CORS|Access-Control/i.test(m.text())) && problems.push('console: ' + m.text());
+  const onFailed = (r) => r.failure()?.errorText !== 'net::ERR_ABORTED' && problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`);
+  page.on('console', onConsole);
+  page.on('requestfailed', onFailed);
+  try {
+    await page.goto(siteOrigin + '/');
+    await page.evaluate(([mika, id, tok]) => window.start(mika, id, tok), [origin, state.videoId, token])
+      .catch((e) => { throw new Error(e.message.split('\n')[0] + '; the page saw: ' + problems.join('; ')); });
+    const embed = () => page.evaluate(() => ({ ...window.embed, t: document.querySelector('video').currentTime }));
+    assert((await embed()).username === admin.username, 'the API did not take the bearer token from another origin');
+    // Done when it plays on, or as soon as something went wrong.
+    await waitFor('the embedded video to pass 1 s', async () => {
+      const e = await embed();
+      return e.t > 1 || e.errors.some((x) => x.endsWith('(fatal)')) || problems.length > 0;
+    }, 15000, 250);
+    const e = await embed();
+    assert(problems.length === 0, 'the embedding page saw: ' + problems.join('; '));
+    assert(e.t > 1, 'the embedded video stopped at ' + e.t + ' s: ' + JSON.stringify(e.errors));
+    // A 480-line source gets the 480 and 360 rungs of the default ladder.
+    assert(e.levels === 2, 'hls.js parsed levels: ' + e.levels);
+    assert(e.frags >= 1, 'hls.js loaded no fragment');
+    assert(e.playUrl.startsWith(`/videos/${state.videoId}/index.m3u8?`), 'play_url: ' + e.playUrl);
+    console.log(`     ${siteOrigin} played ${e.t.toFixed(1)} s: ${e.levels} levels, ${e.frags} fragments`);
+  } finally {
+    page.off('console', onConsole);
+    page.off('requestfailed', onFailed);
+    site.closeAllConnections();
+    site.close();
+  }
 });
 
 test('library finds the video by a Chinese keyword typed in', async () => {
