@@ -116,7 +116,9 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, videoID i
 	if err != nil {
 		return err
 	}
-	if rest == "index.m3u8" {
+	// A HEAD (a link checker, a player probing the type) plays nothing:
+	// only a GET of the master playlist counts a view.
+	if rest == "index.m3u8" && r.Method != http.MethodHead {
 		who := "ip:" + s.clientIP(r)
 		if viewer != nil {
 			who = "u:" + strconv.FormatInt(viewer.ID, 10)

@@ -184,6 +184,37 @@ func TestPlaybackCountsViewsOnMaster(t *testing.T) {
 	}
 }
 
+func TestPlaybackHeadCountsNoView(t *testing.T) {
+	e := newTestEnv(t)
+	ownerID, owner := e.createUser("owner", false)
+	id := e.playableVideo(ownerID, owner, store.VideoPublished)
+	master := fmt.Sprintf("/videos/%d/index.m3u8?token=%s", id, e.srv.playToken(id, 0, time.Now()))
+	views := func() int64 {
+		v, err := e.store.VideoByID(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Views
+	}
+	for range 2 {
+		req := httptest.NewRequest("HEAD", master, nil)
+		req.RemoteAddr = "192.0.2.7:999"
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		wantStatus(t, rec, 200, "HEAD master")
+		if ct := rec.Header().Get("Content-Type"); ct != "application/vnd.apple.mpegurl" {
+			t.Errorf("HEAD master Content-Type %q", ct)
+		}
+	}
+	if n := views(); n != 0 {
+		t.Errorf("views after HEAD %d, want 0", n)
+	}
+	wantStatus(t, e.get(master), 200, "GET master")
+	if n := views(); n != 1 {
+		t.Errorf("views after GET %d, want 1", n)
+	}
+}
+
 func TestPlaybackUnplayableIs404(t *testing.T) {
 	e := newTestEnv(t)
 	ownerID, owner := e.createUser("owner", false)
