@@ -147,7 +147,10 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 }
 
 // remuxable reports whether the source's own video can be copied into a
-// rung: H.264 8-bit 4:2:0 in a profile every player decodes, progressive,
+// rung: H.264 8-bit 4:2:0 in a profile every player decodes, in TV range
+// (a full-range "yuvj420p" copy would switch brightness against the
+// encoded rungs), with square pixels (the other rungs have them, and a
+// player would change the picture's shape between rungs), progressive,
 // SDR, upright, with AAC-LC or no audio, no larger than the top rung, at a
 // rate a stream can carry (at most maxCopyRate times what Mika would encode
 // it at), and with keyframes a stream can be cut at (copyableKeyframes).
@@ -156,7 +159,7 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 // play it, and no network carries it.
 func remuxable(p *ProbeResult, top int) bool {
 	return p.VideoCodec == "h264" && playableProfiles[p.Profile] && p.BitDepth == 8 &&
-		(p.PixFmt == "yuv420p" || p.PixFmt == "yuvj420p") && !p.HDR() && !p.Interlaced() && copyableKeyframes(p) &&
+		p.PixFmt == "yuv420p" && p.SAR == 0 && !p.HDR() && !p.Interlaced() && copyableKeyframes(p) &&
 		p.Rotation == 0 && !p.VFR && p.FPS > 0 && p.FPS <= maxFPS &&
 		(!p.HasAudio || (p.AudioCodec == "aac" && (p.AudioProfile == "LC" || p.AudioProfile == ""))) &&
 		min(p.Width, p.Height) <= top &&

@@ -70,6 +70,10 @@ func TestPlanFor(t *testing.T) {
 			p.BitRate = 1_500_000
 		}), nil,
 			"360p:640x360*", 25, false, 150},
+		{"full-range h264 (yuvj420p) is encoded", with(h264(640, 360), func(p *ProbeResult) { p.PixFmt = "yuvj420p"; p.BitRate = 1_500_000 }), nil,
+			"360p:640x360", 25, false, 150},
+		{"anamorphic h264 (1440x1080 shown 16:9) is encoded at its display size", with(h264(1920, 1080), func(p *ProbeResult) { p.SAR = 4.0 / 3 }), nil,
+			"1080p:1920x1080 720p:1280x720 480p:854x480 360p:640x360", 25, false, 150},
 		{"h264 with an 11 s keyframe gap is encoded", with(h264(640, 360), func(p *ProbeResult) { p.KeyframeGap = 11; p.BitRate = 1_500_000 }), nil,
 			"360p:640x360", 25, false, 150},
 		{"h264 with a keyframe every 2 frames is encoded", with(h264(640, 360), func(p *ProbeResult) { p.KeyframeGap, p.KeyframeSpacing = 0.08, 0.08; p.BitRate = 1_500_000 }), nil,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -791,5 +792,41 @@ func TestPoolDeinterlaces(t *testing.T) {
 	}
 	if got := order(filepath.Join(tp.data.HLS(videoID), "180p", "seg_00000.ts")); got != "progressive" {
 		t.Errorf("segment field order %q, want progressive", got)
+	}
+}
+
+// TestPoolAnamorphic: a DVD-like source whose pixels are not square (720x576
+// stored, shown at 16:9) gives rungs of the shape it is shown at, with
+// square pixels, instead of a squashed 5:4 picture.
+func TestPoolAnamorphic(t *testing.T) {
+	tp := newTestPool(t, nil)
+	tp.start(tp.pool)
+	src := makeClip(t, t.TempDir(), clip{size: "720x576", seconds: "1", audio: true,
+		extraOut: []string{"-vf", "setsar=64/45"}})
+	p, err := Probe(context.Background(), "ffprobe", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Width != 1024 || p.Height != 576 || math.Abs(p.SAR-64.0/45) > 0.001 {
+		t.Fatalf("probed %dx%d SAR %v, want 1024x576 shown at 64:45", p.Width, p.Height, p.SAR)
+	}
+	videoID, taskID := tp.addVideo(src)
+	tp.pool.Wake()
+	task := tp.waitTask(taskID, 3*time.Minute, store.TaskCompleted, store.TaskFailed)
+	if task.Status != store.TaskCompleted {
+		t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
+	}
+	for _, want := range []string{"480p,854,480", "360p,640,360"} {
+		rung, _, _ := strings.Cut(want, ",")
+		b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+			"stream=width,height,sample_aspect_ratio", "-of", "csv=p=0",
+			filepath.Join(tp.data.HLS(videoID), rung, "seg_00000.ts")).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		if got := rung + "," + line; got != want+",1:1" {
+			t.Errorf("rung %s, want %s,1:1", got, want)
+		}
 	}
 }

@@ -25,7 +25,7 @@ var ErrUnreadable = errors.New("not a readable media file")
 type ProbeResult struct {
 	Format     string  // container format name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2"
 	Duration   float64 // seconds
-	Width      int     // display width, after rotation
+	Width      int     // display width, after rotation and pixel aspect
 	Height     int     // display height, after rotation
 	Rotation   int     // degrees clockwise the player must rotate: 0, 90, 180, 270
 	VideoCodec string  // e.g. "h264", "hevc", "vp9"
@@ -50,6 +50,10 @@ type ProbeResult struct {
 	// FieldOrder is ffprobe's: "progressive", or "tt", "bb", "tb", "bt" for
 	// interlaced video (TV recordings, DVDs, older camcorders).
 	FieldOrder string
+	// SAR is the width of a stored pixel against its height when that is
+	// not 1 (anamorphic video: a DVD's 720x576 shown at 16:9 has 64:45);
+	// 0 for square pixels. Width already accounts for it.
+	SAR float64
 	// KeyframeGap is the longest stretch between video keyframes in the
 	// first keyframeWindow seconds (a shorter clip's tail counts), and
 	// KeyframeSpacing the mean one there: a copied stream is cut at its
@@ -78,14 +82,6 @@ func (p *ProbeResult) Interlaced() bool {
 	return false
 }
 
-// CodedSize is the stored frame size, before rotation.
-func (p *ProbeResult) CodedSize() (w, h int) {
-	if p.Rotation == 90 || p.Rotation == 270 {
-		return p.Height, p.Width
-	}
-	return p.Width, p.Height
-}
-
 type ffprobeOut struct {
 	Streams []struct {
 		CodecType        string            `json:"codec_type"`
@@ -98,6 +94,7 @@ type ffprobeOut struct {
 		ColorTransfer    string            `json:"color_transfer"`
 		ColorPrimaries   string            `json:"color_primaries"`
 		FieldOrder       string            `json:"field_order"`
+		SampleAspect     string            `json:"sample_aspect_ratio"`
 		BitsPerRawSample string            `json:"bits_per_raw_sample"`
 		RFrameRate       string            `json:"r_frame_rate"`
 		AvgFrameRate     string            `json:"avg_frame_rate"`
@@ -248,6 +245,11 @@ func parseProbe(b []byte) (*ProbeResult, error) {
 	}
 	p.Rotation = ((int(math.Round(rot/90))*90)%360 + 360) % 360
 	p.Width, p.Height = s.Width, s.Height
+	if sar := parseRate(strings.Replace(s.SampleAspect, ":", "/", 1)); sar > 0 && math.Abs(sar-1) > 0.01 {
+		// Stored pixels are not square: the picture is shown this wide.
+		p.SAR = sar
+		p.Width = max(2, int(math.Round(float64(s.Width)*sar)))
+	}
 	if p.Rotation == 90 || p.Rotation == 270 {
 		p.Width, p.Height = s.Height, s.Width
 	}
