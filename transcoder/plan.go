@@ -128,6 +128,11 @@ func PlanFor(p *ProbeResult, s store.Settings) Plan {
 			VideoKbps: sourceKbps(p, w, h), Copy: true})
 		plan.AudioCopy = p.HasAudio
 		plan.KeyframesFromSource = true
+		// No shorter first pieces: a copy is cut at the source's first
+		// keyframe after each boundary, and ffmpeg 5.1's muxer keeps
+		// hls_init_time as its step for the whole stream, so every
+		// segment would be ~2 s instead of hls_segment_seconds.
+		plan.InitSegmentSeconds = 0
 		for _, lines := range ladder {
 			if lines < short {
 				plan.Rungs = append(plan.Rungs, rungAt(lines, w, h, plan.FPS))

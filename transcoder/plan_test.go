@@ -249,12 +249,12 @@ func TestBuildCommandWithCopiedRung(t *testing.T) {
 	}
 	line := strings.Join(c.Args, " ")
 	for _, want := range []string{"-c:v:0 copy", "-force_key_frames:v:1 source", "-force_key_frames:v:2 source",
-		"-g:v:1 65535", "-sc_threshold:v:2 0", "-hls_init_time 2"} {
+		"-g:v:1 65535", "-sc_threshold:v:2 0", "-hls_time 6"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("command lacks %q:\n%s", want, line)
 		}
 	}
-	for _, unwanted := range []string{"keyint_min", "expr:", "-force_key_frames:v:0", "-g:v:0"} {
+	for _, unwanted := range []string{"keyint_min", "expr:", "-force_key_frames:v:0", "-g:v:0", "hls_init_time"} {
 		if strings.Contains(line, unwanted) {
 			t.Errorf("command has %q:\n%s", unwanted, line)
 		}
@@ -299,17 +299,17 @@ func TestKeyframeGaps(t *testing.T) {
 // same frames.
 func TestCopiedRungAligned(t *testing.T) {
 	dir := t.TempDir()
-	src := makeClip(t, dir, clip{size: "320x180", seconds: "8", audio: true,
-		extraOut: []string{"-force_key_frames", "0,1.32,2.88,3.52,5.0,7.2", "-sc_threshold", "0", "-g", "1000"}})
+	src := makeClip(t, dir, clip{size: "320x180", seconds: "12", audio: true,
+		extraOut: []string{"-force_key_frames", "0,1.32,2.88,3.52,5.0,7.2,9.1,11.5", "-sc_threshold", "0", "-g", "1000"}})
 	p, err := Probe(context.Background(), "ffprobe", src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(p.KeyframeGap-2.2) > 0.05 {
-		t.Errorf("keyframe gap %v, want 2.2", p.KeyframeGap)
+	if math.Abs(p.KeyframeGap-2.4) > 0.05 {
+		t.Errorf("keyframe gap %v, want 2.4", p.KeyframeGap)
 	}
 	s := store.DefaultSettings()
-	s.VideoPreset, s.Ladder = "ultrafast", []int{180, 144, 120}
+	s.VideoPreset, s.Ladder, s.HLSSegmentSeconds = "ultrafast", []int{180, 144, 120}, 4
 	plan := PlanFor(p, s)
 	if len(plan.Rungs) != 3 || !plan.Rungs[0].Copy || !plan.KeyframesFromSource {
 		t.Fatalf("plan %+v: want the 180p rung copied and two encoded", plan)
@@ -330,10 +330,10 @@ func TestCopiedRungAligned(t *testing.T) {
 		return got
 	}
 	want := starts(plan.Rungs[0].Name)
-	// Cut at the keyframes after 2, 4 and 6 s (hls_init_time), all of them
-	// the source's.
-	if len(want) != 4 {
-		t.Fatalf("copied rung segments start at %v, want 4 segments", want)
+	// Cut at the source's first keyframes after 4 and 8 s (the segment
+	// length), 5.0 and 9.1: not every 2 s, as with shorter first pieces.
+	if len(want) != 3 {
+		t.Fatalf("copied rung segments start at %v, want 3 segments", want)
 	}
 	for _, r := range plan.Rungs[1:] {
 		if got := starts(r.Name); !slices.Equal(got, want) {
