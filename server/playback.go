@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"hash/fnv"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -109,15 +111,28 @@ func (s *Server) tokenViewer(r *http.Request, v *store.PlaybackVideo, uid int64)
 
 func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, videoID int64, file, rest, token string,
 	viewer *store.User) error {
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if errors.Is(err, os.ErrNotExist) {
 		return errNotFound
 	}
 	if err != nil {
 		return err
 	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return errNotFound
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
 	// A HEAD (a link checker, a player probing the type) plays nothing:
-	// only a GET of the master playlist counts a view.
+	// only a GET of the master playlist counts a view, a Range or
+	// conditional GET included (players fetch the master whole).
 	if rest == "index.m3u8" && r.Method != http.MethodHead {
 		who := "ip:" + s.clientIP(r)
 		if viewer != nil {
@@ -134,13 +149,17 @@ func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, videoID i
 	if token != "" {
 		b = withToken(b, token)
 	}
+	// The rewritten bytes go out through ServeContent, as segments do:
+	// Range, If-Range, conditional requests and HEAD behave the same. A
+	// playlist still being written changes several times a second, finer
+	// than Last-Modified tells, so an ETag of the bytes sent decides
+	// revalidation (If-None-Match wins over If-Modified-Since).
+	h := fnv.New64a()
+	h.Write(b)
 	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 	w.Header().Set("Cache-Control", cache)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b)
-	}
+	w.Header().Set("ETag", `"`+strconv.FormatUint(h.Sum64(), 36)+`"`)
+	http.ServeContent(w, r, "", st.ModTime(), bytes.NewReader(b))
 	return nil
 }
 

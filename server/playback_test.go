@@ -370,3 +370,60 @@ func TestSegmentsStopWhenHiddenOrDeleted(t *testing.T) {
 	wantStatus(t, e.get(seg+anon), 404, "deleted, anonymous link")
 	wantStatus(t, e.get(seg+owners), 404, "deleted, owner's link")
 }
+
+// Playlists are rewritten per request, yet answer Range, conditional
+// requests and HEAD like the files they come from.
+func TestPlaybackPlaylistRange(t *testing.T) {
+	e := newTestEnv(t)
+	ownerID, owner := e.createUser("owner", false)
+	id := e.playableVideo(ownerID, owner, store.VideoPublished)
+	tok := e.srv.playToken(id, 0, time.Now())
+	for _, p := range []string{"index.m3u8", "360p/index.m3u8"} {
+		u := fmt.Sprintf("/videos/%d/%s?token=%s", id, p, url.QueryEscape(tok))
+		full := e.get(u)
+		wantStatus(t, full, 200, p+" without Range")
+		body := full.Body.String()
+		n := len(body)
+		if !strings.Contains(body, "?token=") || full.Header().Get("Content-Length") != fmt.Sprint(n) {
+			t.Fatalf("%s: not the rewritten playlist (%s): %q", p, full.Header().Get("Content-Length"), body)
+		}
+		for _, c := range []struct {
+			rg, want, cr string
+			code         int
+		}{
+			{fmt.Sprintf("bytes=%d-", n), "", fmt.Sprintf("bytes */%d", n), 416},
+			{fmt.Sprintf("bytes=%d-%d", n+10, n+20), "", fmt.Sprintf("bytes */%d", n), 416},
+			{"bytes=0-9", body[:10], fmt.Sprintf("bytes 0-9/%d", n), 206},
+			{"bytes=-10", body[n-10:], fmt.Sprintf("bytes %d-%d/%d", n-10, n-1, n), 206},
+			{"bytes=10-", body[10:], fmt.Sprintf("bytes 10-%d/%d", n-1, n), 206},
+		} {
+			rec := e.get(u, "Range", c.rg)
+			if rec.Code != c.code || rec.Header().Get("Content-Range") != c.cr {
+				t.Errorf("%s Range %s: %d %q, want %d %q", p, c.rg, rec.Code, rec.Header().Get("Content-Range"), c.code, c.cr)
+			}
+			if c.code == 206 && (rec.Body.String() != c.want || rec.Header().Get("Content-Type") != "application/vnd.apple.mpegurl" ||
+				rec.Header().Get("Cache-Control") != full.Header().Get("Cache-Control")) {
+				t.Errorf("%s Range %s: %q %v, want %q", p, c.rg, rec.Body.String(), rec.Header(), c.want)
+			}
+		}
+		if rec := e.get(u, "If-None-Match", full.Header().Get("ETag")); rec.Code != 304 {
+			t.Errorf("%s If-None-Match its ETag: %d", p, rec.Code)
+		}
+	}
+
+	// A playlist rewritten within the same second as the copy a player
+	// holds: its revalidation gets the new bytes, not a 304.
+	rung := filepath.Join(e.data.HLS(id), "360p", "index.m3u8")
+	st, err := os.Stat(rung)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := fmt.Sprintf("/videos/%d/360p/index.m3u8?token=%s", id, url.QueryEscape(tok))
+	old := e.get(u)
+	os.WriteFile(rung, []byte("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.0,\nseg_00000.ts\n#EXTINF:6.0,\nseg_00001.ts\n"), 0o644)
+	os.Chtimes(rung, st.ModTime(), st.ModTime().Truncate(time.Second).Add(999*time.Millisecond))
+	rec := e.get(u, "If-None-Match", old.Header().Get("ETag"), "If-Modified-Since", old.Header().Get("Last-Modified"))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "seg_00001.ts?token=") {
+		t.Errorf("revalidated after a change within the second: %d %q", rec.Code, rec.Body.String())
+	}
+}
