@@ -193,7 +193,9 @@ func measureRung(outDir string, r Rung) (peak, avg int, err error) {
 		totalBytes += st.Size()
 	}
 	if total > 0 {
-		avg = int(float64(totalBytes*8) / total)
+		// A clip shorter than a second, judged at 1 s for its peak, would
+		// otherwise average above it; no player expects that.
+		avg = min(int(float64(totalBytes*8)/total), peak)
 	}
 	return peak, avg, nil
 }

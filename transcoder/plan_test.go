@@ -521,3 +521,21 @@ func TestScaleCascade(t *testing.T) {
 		})
 	}
 }
+
+// TestMeasureRungAverageNotAbovePeak: a clip shorter than a second is
+// judged at 1 s for its peak; its average must not exceed that peak.
+func TestMeasureRungAverageNotAbovePeak(t *testing.T) {
+	dir := t.TempDir()
+	r := Rung{Name: "180p"}
+	os.MkdirAll(filepath.Join(dir, r.Name), 0o755)
+	os.WriteFile(filepath.Join(dir, r.Name, "index.m3u8"),
+		[]byte("#EXTM3U\n#EXTINF:0.300000,\nseg_00000.ts\n#EXT-X-ENDLIST\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, r.Name, "seg_00000.ts"), make([]byte, 117876), 0o644)
+	peak, avg, err := measureRung(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak != 117876*8 || avg != peak {
+		t.Errorf("peak %d avg %d, want %d for both", peak, avg, 117876*8)
+	}
+}

@@ -191,17 +191,29 @@ func (r runner) run(ctx context.Context, c Command, onProgress func(outUS int64)
 		return tail, context.Cause(ctx)
 	}
 	if err != nil {
+		if sig, ok := signaled(err); ok {
+			// Its last words are whatever it was doing, not why it ended.
+			return tail, fmt.Errorf("ffmpeg ended by signal %d (%s)", int(sig), sig)
+		}
 		return tail, fmt.Errorf("ffmpeg failed (%s): %s", exitReason(err), lastErrorLine(tail))
 	}
 	return tail, nil
 }
 
-func exitReason(err error) string {
+// signaled reports the signal that ended a command, if one did.
+func signaled(err error) (syscall.Signal, bool) {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "killed by " + ws.Signal().String()
+			return ws.Signal(), true
 		}
+	}
+	return 0, false
+}
+
+func exitReason(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		return fmt.Sprintf("exit status %d", ee.ExitCode())
 	}
 	return err.Error()

@@ -82,6 +82,19 @@ func fakeFFmpeg(t *testing.T, body string) string {
 	return p
 }
 
+// TestRunnerKilledBySignal: an ffmpeg killed from outside is said to be,
+// once, without its unrelated last stderr line.
+func TestRunnerKilledBySignal(t *testing.T) {
+	ff := fakeFFmpeg(t, `echo "[hls @ 0x1] Opening '/data/media/hls/1/720p/index.m3u8.tmp' for writing" >&2; kill -9 $$`)
+	tail, err := runner{stall: time.Minute}.run(context.Background(), Command{Path: ff}, func(int64) {})
+	if err == nil || err.Error() != "ffmpeg ended by signal 9 (killed)" {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(tail, "Opening") {
+		t.Errorf("the log's tail lost stderr: %q", tail)
+	}
+}
+
 func TestRunnerFailureKeepsStderrTail(t *testing.T) {
 	ff := fakeFFmpeg(t, `i=0; while [ $i -lt 6000 ]; do echo "noise line $i" >&2; i=$((i+1)); done
 echo "out_time_us=1000000"; echo "progress=continue"
