@@ -98,13 +98,17 @@ func (s *Store) ClaimTask(ctx context.Context) (*Task, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		n := now()
 		var id int64
-		err := tx.QueryRowContext(ctx, `UPDATE tasks SET status = 'processing', progress = 0, error = '', log = '',
-			attempts = attempts + 1, started_at = ?, finished_at = 0, updated_at = ?
-			WHERE id = (SELECT t.id FROM tasks t JOIN videos v ON v.id = t.video_id
-			            WHERE t.status = 'pending' ORDER BY t.id LIMIT 1)
-			RETURNING id`, n, n).Scan(&id)
+		var log string
+		err := tx.QueryRowContext(ctx, `SELECT t.id, t.log FROM tasks t JOIN videos v ON v.id = t.video_id
+			WHERE t.status = 'pending' ORDER BY t.id LIMIT 1`).Scan(&id, &log)
 		if err != nil {
 			return notFound(err)
+		}
+		// The new attempt starts a fresh log under the earlier attempts' reasons.
+		if _, err := tx.ExecContext(ctx, `UPDATE tasks SET status = 'processing', progress = 0, error = '', log = ?,
+			attempts = attempts + 1, started_at = ?, finished_at = 0, updated_at = ? WHERE id = ?`,
+			retryHistory(log), n, n, id); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'processing', updated_at = ?
 			WHERE id = (SELECT video_id FROM tasks WHERE id = ?)`, n, id); err != nil {
@@ -144,22 +148,34 @@ func (s *Store) RequeueProcessing(ctx context.Context) (int64, error) {
 
 // RequeueTask puts a processing task back to pending: after a shutdown
 // (countAttempt false) or for an automatic retry (countAttempt true, with
-// the reason kept in error). ErrConflict when it is no longer processing.
+// the reason kept in error and, as a line "# attempt N: reason — retried
+// automatically", at the top of the log, where it stays through the
+// retries). ErrConflict when it is no longer processing.
 func (s *Store) RequeueTask(ctx context.Context, id int64, reason string, countAttempt bool) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		t := now()
-		undo := 1
-		if countAttempt {
-			undo = 0
+		var attempts int
+		var log string
+		err := tx.QueryRowContext(ctx, "SELECT attempts, log FROM tasks WHERE id = ? AND status = 'processing'", id).
+			Scan(&attempts, &log)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrConflict
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE tasks SET status = 'pending', progress = 0, error = ?,
-			attempts = MAX(attempts - ?, 0), updated_at = ? WHERE id = ? AND status = 'processing'`,
-			reason, undo, t, id)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrConflict
+		if countAttempt {
+			// The line replaces the attempt's own log: the next claim keeps
+			// only the reasons (ClaimTask).
+			log = retryHistory(log) + fmt.Sprintf("%sattempt %d: %s — retried automatically\n",
+				retryMark, attempts, oneLine(reason))
+		} else {
+			attempts = max(attempts-1, 0)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = 'pending', progress = 0, error = ?, log = ?,
+			attempts = ?, updated_at = ? WHERE id = ?`, reason, log, attempts, t, id)
+		if err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'pending', playable = 0,
 			variants = '[]', updated_at = ? WHERE id = (SELECT video_id FROM tasks WHERE id = ?)`, t, id)
@@ -200,16 +216,55 @@ func (s *Store) VideoTaskError(ctx context.Context, videoID int64) (string, erro
 // sees what runs; the command and ffmpeg's last words once a cancel
 // stopped it (status canceled). ErrConflict when the task is in another
 // status by then.
+// The earlier attempts' reasons stay at the top of the log.
 func (s *Store) SetTaskLog(ctx context.Context, id int64, status, log string) error {
-	res, err := s.write.ExecContext(ctx, "UPDATE tasks SET log = ?, updated_at = ? WHERE id = ? AND status = ?",
-		log, now(), id, status)
-	if err != nil {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var old string
+		err := tx.QueryRowContext(ctx, "SELECT log FROM tasks WHERE id = ? AND status = ?", id, status).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE tasks SET log = ?, updated_at = ? WHERE id = ?",
+			retryHistory(old)+log, now(), id)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrConflict) {
 		return fmt.Errorf("task log: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrConflict
+	return err
+}
+
+// retryMark starts each line at the top of a task's log that tells why an
+// earlier attempt was retried automatically (RequeueTask).
+const retryMark = "# "
+
+// maxRetryHistory bounds those lines, so the log stays within its bound
+// plus this.
+const maxRetryHistory = 4 << 10
+
+// retryHistory answers the leading retry lines of a task's log.
+func retryHistory(log string) string {
+	n := 0
+	for strings.HasPrefix(log[n:], retryMark) {
+		end := strings.IndexByte(log[n:], '\n')
+		if end < 0 || n+end+1 > maxRetryHistory {
+			break
+		}
+		n += end + 1
 	}
-	return nil
+	return log[:n]
+}
+
+// oneLine folds s onto one line of at most 500 bytes.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
 }
 
 // Media is what a transcode learned about a video's output.
@@ -261,14 +316,20 @@ func (s *Store) FinishTask(ctx context.Context, id int64, end TaskEnd) error {
 		if end.Status == TaskCompleted {
 			progress = 100
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?, progress = CASE WHEN ? = 100 THEN 100 ELSE progress END,
-			error = ?, log = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'processing'`,
-			end.Status, progress, end.Error, end.Log, t, t, id)
+		var old string
+		err := tx.QueryRowContext(ctx, "SELECT log FROM tasks WHERE id = ? AND status = 'processing'", id).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrConflict
+		}
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrConflict
+		// The earlier attempts' reasons stay at the top of the log.
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, progress = CASE WHEN ? = 100 THEN 100 ELSE progress END,
+			error = ?, log = ?, finished_at = ?, updated_at = ? WHERE id = ?`,
+			end.Status, progress, end.Error, retryHistory(old)+end.Log, t, t, id)
+		if err != nil {
+			return err
 		}
 		if s.Settings().WebhookURL != "" {
 			// The end and its webhook delivery commit together (webhooks.go).
@@ -290,7 +351,7 @@ func (s *Store) FinishTask(ctx context.Context, id int64, end TaskEnd) error {
 			published = VideoPublished
 		}
 		variants, _ := json.Marshal(end.Media.Variants)
-		res, err = tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'completed',
+		res, err := tx.ExecContext(ctx, `UPDATE videos SET transcode_status = 'completed',
 			status = CASE WHEN status IN (0, 2) THEN ? ELSE status END,
 			playable = 1, duration = ?, width = ?, height = ?, resolution = ?, variants = ?, has_cover = ?,
 			hls_bytes = ?, updated_at = ? WHERE id = ?`,

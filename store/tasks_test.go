@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -183,5 +184,108 @@ func TestFinishTaskOfDeletedVideo(t *testing.T) {
 	s.write.Exec("DELETE FROM videos WHERE id = ?", task.VideoID)
 	if err := s.FinishTask(ctx, task.ID, TaskEnd{Status: TaskCompleted}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("finish with the video gone: %v", err)
+	}
+}
+
+// TestRetriedTaskKeepsEarlierReasons: an automatic retry's reason stays at
+// the top of the task's log through the next attempts, their logs and
+// their end; a shutdown's requeue adds nothing and an admin's retry starts
+// clean.
+func TestRetriedTaskKeepsEarlierReasons(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	queue(t, s, 1)
+	claim := func(wantLog string) *Task {
+		t.Helper()
+		task, err := s.ClaimTask(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.Error != "" || task.Log != wantLog {
+			t.Fatalf("claimed: error %q log %q, want log %q", task.Error, task.Log, wantLog)
+		}
+		return task
+	}
+	check := func(id int64, status, wantErr, wantLog string) {
+		t.Helper()
+		task, err := s.TaskByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.Status != status || task.Error != wantErr || task.Log != wantLog {
+			t.Fatalf("task %s error %q log %q, want %s %q %q", task.Status, task.Error, task.Log, status, wantErr, wantLog)
+		}
+	}
+	first := "# attempt 1: stalled: no progress for 120s — retried automatically\n"
+	second := "# attempt 2: stalled: no progress for 120s — retried automatically\n"
+
+	task := claim("")
+	if err := s.SetTaskLog(ctx, task.ID, TaskCanceled, "x"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("log of another status: %v", err)
+	}
+	if err := s.SetTaskLog(ctx, task.ID, TaskProcessing, "$ ffmpeg one"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequeueTask(ctx, task.ID, "stalled: no progress for 120s", true); err != nil {
+		t.Fatal(err)
+	}
+	check(task.ID, TaskPending, "stalled: no progress for 120s", first)
+	if err := s.RequeueTask(ctx, task.ID, "again", true); !errors.Is(err, ErrConflict) {
+		t.Fatalf("requeue of a pending task: %v", err)
+	}
+
+	claim(first)
+	if err := s.SetTaskLog(ctx, task.ID, TaskProcessing, "$ ffmpeg two"); err != nil {
+		t.Fatal(err)
+	}
+	check(task.ID, TaskProcessing, "", first+"$ ffmpeg two")
+	if err := s.RequeueTask(ctx, task.ID, "stalled: no progress for 120s", true); err != nil {
+		t.Fatal(err)
+	}
+	check(task.ID, TaskPending, "stalled: no progress for 120s", first+second)
+
+	// A shutdown (or a crash) mid-attempt keeps the reasons and adds none.
+	claim(first + second)
+	if err := s.SetTaskLog(ctx, task.ID, TaskProcessing, "$ ffmpeg three"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequeueTask(ctx, task.ID, "", false); err != nil {
+		t.Fatal(err)
+	}
+	claim(first + second)
+	if _, err := s.RequeueProcessing(ctx); err != nil {
+		t.Fatal(err)
+	}
+	task = claim(first + second)
+	if task.Attempts != 3 {
+		t.Fatalf("attempts %d, want 3", task.Attempts)
+	}
+	end := TaskEnd{Status: TaskFailed, Error: "stalled: no progress for 120s", Log: "$ ffmpeg three\nlast words"}
+	if err := s.FinishTask(ctx, task.ID, end); err != nil {
+		t.Fatal(err)
+	}
+	check(task.ID, TaskFailed, end.Error, first+second+end.Log)
+
+	if err := s.RetryTask(ctx, task.ID); err != nil {
+		t.Fatal(err)
+	}
+	check(task.ID, TaskPending, "", "")
+}
+
+func TestRetryHistoryIsBounded(t *testing.T) {
+	line := "# attempt 1: " + strings.Repeat("x", 490) + "\n"
+	tests := []struct {
+		name, log, want string
+	}{
+		{"empty", "", ""},
+		{"no history", "$ ffmpeg\n# not history", ""},
+		{"history then log", "# a\n# b\n$ ffmpeg\n# c\n", "# a\n# b\n"},
+		{"unfinished line", "# a\n# b", "# a\n"},
+		{"too long", strings.Repeat(line, 20), strings.Repeat(line, maxRetryHistory/len(line))},
+	}
+	for _, tt := range tests {
+		if got := retryHistory(tt.log); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

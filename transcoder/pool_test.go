@@ -830,3 +830,44 @@ func TestPoolAnamorphic(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolStalledTaskShowsWhyItRetried: the first attempt stalls, the
+// automatic retry completes, and the task's log still says why it ran
+// twice (issue #4) while its error is empty, as for any completed task.
+func TestPoolStalledTaskShowsWhyItRetried(t *testing.T) {
+	needFFmpeg(t)
+	realFFmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	// The first transcode hangs; every other call is the real ffmpeg.
+	fake := filepath.Join(dir, "ffmpeg")
+	err = os.WriteFile(fake, []byte("#!/bin/sh\n"+
+		"case \" $* \" in *\" -progress \"*)\n"+
+		"  if [ ! -e "+runs+" ]; then echo \"run $*\" > "+runs+"; exec sleep 30; fi;;\n"+
+		"esac\n"+
+		"exec "+realFFmpeg+" \"$@\"\n"), 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := newTestPool(t, nil)
+	src := makeClip(t, t.TempDir(), clip{size: "160x90", seconds: "1"})
+	_, taskID := tp.addVideo(src)
+	p := tp.newPool(fake)
+	// Long enough for the real ffmpeg to finish this clip in one go.
+	p.StallTimeout = 5 * time.Second
+	tp.start(p)
+	task := tp.waitTask(taskID, testWait, store.TaskFailed, store.TaskCompleted)
+	if task.Status != store.TaskCompleted || task.Error != "" || task.Attempts != 2 {
+		t.Fatalf("task %s attempts %d error %q; log:\n%s", task.Status, task.Attempts, task.Error, task.Log)
+	}
+	want := "# attempt 1: stalled: no progress for 5s — retried automatically\n$ " + fake + " "
+	if !strings.HasPrefix(task.Log, want) {
+		t.Errorf("log does not start with %q:\n%s", want, task.Log)
+	}
+	if n := strings.Count(task.Log, "# attempt "); n != 1 {
+		t.Errorf("log names %d earlier attempts, want 1:\n%s", n, task.Log)
+	}
+}
