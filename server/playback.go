@@ -111,21 +111,11 @@ func (s *Server) tokenViewer(r *http.Request, v *store.PlaybackVideo, uid int64)
 
 func (s *Server) servePlaylist(w http.ResponseWriter, r *http.Request, videoID int64, file, rest, token string,
 	viewer *store.User) error {
-	f, err := os.Open(file)
-	if errors.Is(err, os.ErrNotExist) {
-		return errNotFound
-	}
+	f, st, err := openRegular(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return errNotFound
-	}
 	b, err := io.ReadAll(f)
 	if err != nil {
 		return err
@@ -198,24 +188,35 @@ func withToken(pl []byte, token string) []byte {
 	return out.Bytes()
 }
 
+// openRegular opens a regular file to serve; anything else (missing, a
+// folder) is a 404.
+func openRegular(file string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, errNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = errNotFound
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
+}
+
 // serveMedia serves a file with Range support. The response leaves corked
 // (corkResponse): the header and the file go out in full TCP segments.
 func serveMedia(w http.ResponseWriter, r *http.Request, file, contentType, cache string) error {
-	f, err := os.Open(file)
-	if errors.Is(err, os.ErrNotExist) {
-		return errNotFound
-	}
+	f, st, err := openRegular(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return errNotFound
-	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Cache-Control", cache)
 	defer corkResponse(r)()

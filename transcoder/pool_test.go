@@ -307,12 +307,7 @@ func TestPoolSources(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := makeClip(t, t.TempDir(), tt.clip)
-			videoID, taskID := tp.addVideo(src)
-			tp.pool.Wake()
-			task := tp.waitTask(taskID, 3*time.Minute, store.TaskCompleted, store.TaskFailed)
-			if task.Status != store.TaskCompleted {
-				t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
-			}
+			videoID, task := tp.transcode(t, src)
 			v, _ := tp.store.VideoByID(context.Background(), videoID)
 			if len(v.Variants) != 1 || v.Variants[0].Name != tt.rung || v.Variants[0].Width != tt.w || v.Variants[0].Height != tt.h {
 				t.Fatalf("variants %+v, want one %s %dx%d", v.Variants, tt.rung, tt.w, tt.h)
@@ -674,6 +669,19 @@ func TestPoolConcurrencyChangesLive(t *testing.T) {
 	waitFor(3) // picked up by the poll, no Wake needed
 }
 
+// transcode queues src as an upload and waits for its task to complete,
+// failing the test otherwise.
+func (tp *testPool) transcode(t testing.TB, src string) (videoID int64, task *store.Task) {
+	t.Helper()
+	videoID, taskID := tp.addVideo(src)
+	tp.pool.Wake()
+	task = tp.waitTask(taskID, 3*time.Minute, store.TaskCompleted, store.TaskFailed)
+	if task.Status != store.TaskCompleted {
+		t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
+	}
+	return videoID, task
+}
+
 // hdrClip is a 10-bit HEVC clip tagged as HDR with the given transfer
 // ("smpte2084" for HDR10's PQ, "arib-std-b67" for HLG), as phones record.
 func hdrClip(t *testing.T, transfer string) string {
@@ -683,17 +691,23 @@ func hdrClip(t *testing.T, transfer string) string {
 			"-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc"}})
 }
 
-// colors is the first video stream's "transfer,primaries,space" as ffprobe
-// tells them.
-func colors(t *testing.T, path string) string {
+// videoStream is what ffprobe tells of the first video stream's entries
+// (e.g. "width,height"), comma-separated.
+func videoStream(t *testing.T, path, entries string) string {
 	t.Helper()
 	b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-		"stream=color_transfer,color_primaries,color_space", "-of", "csv=p=0", path).Output()
+		"stream="+entries, "-of", "csv=p=0", path).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
 	return line
+}
+
+// colors is the first video stream's "transfer,primaries,space" in
+// ffprobe's order.
+func colors(t *testing.T, path string) string {
+	return videoStream(t, path, "color_transfer,color_primaries,color_space")
 }
 
 // TestPoolToneMapsHDR: an HDR10 or HLG source comes out as SDR BT.709,
@@ -707,12 +721,7 @@ func TestPoolToneMapsHDR(t *testing.T) {
 			if got := colors(t, src); !strings.Contains(got, transfer) {
 				t.Fatalf("source colours %q", got)
 			}
-			videoID, taskID := tp.addVideo(src)
-			tp.pool.Wake()
-			task := tp.waitTask(taskID, 3*time.Minute, store.TaskCompleted, store.TaskFailed)
-			if task.Status != store.TaskCompleted {
-				t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
-			}
+			videoID, task := tp.transcode(t, src)
 			if !strings.Contains(task.Log, "tonemap=desat=0:tonemap=hable") {
 				t.Errorf("no tone mapping in the command:\n%s", task.Log)
 			}
@@ -769,24 +778,11 @@ func TestPoolDeinterlaces(t *testing.T) {
 	src := makeClip(t, t.TempDir(), clip{size: "320x180", seconds: "2", rate: "50", audio: true,
 		extraOut: []string{"-vf", "tinterlace=mode=interleave_top,setfield=tff", "-flags", "+ildct+ilme",
 			"-x264-params", "log-level=error"}})
-	order := func(path string) string {
-		b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-			"stream=field_order", "-of", "csv=p=0", path).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-		return line
-	}
+	order := func(path string) string { return videoStream(t, path, "field_order") }
 	if got := order(src); got != "tt" {
 		t.Fatalf("source field order %q, want tt", got)
 	}
-	videoID, taskID := tp.addVideo(src)
-	tp.pool.Wake()
-	task := tp.waitTask(taskID, 3*time.Minute, store.TaskCompleted, store.TaskFailed)
-	if task.Status != store.TaskCompleted {
-		t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
-	}
+	videoID, task := tp.transcode(t, src)
 	if !strings.Contains(task.Log, "bwdif") || strings.Contains(task.Log, "-c:v:0 copy") {
 		t.Errorf("want deinterlaced and encoded:\n%s", task.Log)
 	}
@@ -810,21 +806,10 @@ func TestPoolAnamorphic(t *testing.T) {
 	if p.Width != 1024 || p.Height != 576 || math.Abs(p.SAR-64.0/45) > 0.001 {
 		t.Fatalf("probed %dx%d SAR %v, want 1024x576 shown at 64:45", p.Width, p.Height, p.SAR)
 	}
-	videoID, taskID := tp.addVideo(src)
-	tp.pool.Wake()
-	task := tp.waitTask(taskID, 3*time.Minute, store.TaskCompleted, store.TaskFailed)
-	if task.Status != store.TaskCompleted {
-		t.Fatalf("task %s: %s\n%s", task.Status, task.Error, task.Log)
-	}
+	videoID, _ := tp.transcode(t, src)
 	for _, want := range []string{"480p,854,480", "360p,640,360"} {
 		rung, _, _ := strings.Cut(want, ",")
-		b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-			"stream=width,height,sample_aspect_ratio", "-of", "csv=p=0",
-			filepath.Join(tp.data.HLS(videoID), rung, "seg_00000.ts")).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		line := videoStream(t, filepath.Join(tp.data.HLS(videoID), rung, "seg_00000.ts"), "width,height,sample_aspect_ratio")
 		if got := rung + "," + line; got != want+",1:1" {
 			t.Errorf("rung %s, want %s,1:1", got, want)
 		}
