@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"image/jpeg"
 	"math"
 	"os"
 	"os/exec"
@@ -854,5 +855,37 @@ func TestPoolStalledTaskShowsWhyItRetried(t *testing.T) {
 	}
 	if n := strings.Count(task.Log, "# attempt "); n != 1 {
 		t.Errorf("log names %d earlier attempts, want 1:\n%s", n, task.Log)
+	}
+}
+
+// TestPoolCoverSkipsABlackFrame: the frame at 10% of this clip is black
+// (a cut); the cover is taken from the frames around it that look like
+// the video.
+func TestPoolCoverSkipsABlackFrame(t *testing.T) {
+	tp := newTestPool(t, nil)
+	tp.start(tp.pool)
+	src := makeClip(t, t.TempDir(), clip{size: "320x180", seconds: "10",
+		extraOut: []string{"-vf", "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,0.9,1.3)'"}})
+	videoID, _ := tp.transcode(t, src)
+	f, err := os.Open(tp.data.Cover(videoID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum, n float64
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 4 {
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			sum += (0.299*float64(r) + 0.587*float64(g) + 0.114*float64(bl)) / 257
+			n++
+		}
+	}
+	if mean := sum / n; mean < 40 {
+		t.Errorf("cover's mean brightness %.0f of 255: the black frame became the cover", mean)
 	}
 }

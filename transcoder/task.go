@@ -263,8 +263,8 @@ func (p *Pool) writeMaster(ctx context.Context, outDir string, plan Plan, rungs 
 	return out, nil
 }
 
-// makeCover writes the cover JPEG from a frame at 10% of the video (at most
-// 10 s in), 640 wide at most. The frame is read from the finished stream
+// makeCover writes the cover JPEG from the most representative frame of the
+// two seconds from 10% of the video (at most 10 s in), 640 wide at most. The frame is read from the finished stream
 // where it can be (coverSource): decoding a few seconds of a small rung
 // from a keyframe costs a fraction of seeking in a large source. A failure
 // only costs the cover.
@@ -288,7 +288,7 @@ func (p *Pool) makeCover(ctx context.Context, log *slog.Logger, src, outDir stri
 	defer cancel()
 	for _, input := range inputs {
 		args := append([]string{"-hide_banner", "-nostdin", "-v", "error", "-y"}, input...)
-		args = append(args, "-frames:v", "1", "-vf", "scale='min(640,iw)':-2,setsar=1", "-q:v", "3", "-f", "image2", tmp.Name())
+		args = append(args, "-frames:v", "1", "-vf", coverFilter, "-q:v", "3", "-f", "image2", tmp.Name())
 		if out, err := exec.CommandContext(cctx, p.cfg.FFmpeg, args...).CombinedOutput(); err != nil {
 			log.Warn("cover", slog.Any("err", err), slog.String("ffmpeg", lastErrorLine(string(out))))
 			continue
@@ -305,6 +305,16 @@ func (p *Pool) makeCover(ctx context.Context, log *slog.Logger, src, outDir stri
 	}
 	return false
 }
+
+// coverFilter picks the cover among the next coverFrames frames, the one
+// closest to their average look (ffmpeg's thumbnail filter), so a fade, a
+// flash or a cut at the chosen second does not become the cover; at most
+// 640 wide, square pixels.
+const coverFilter = "thumbnail=" + coverFrames + ",scale='min(640,iw)':-2,setsar=1"
+
+// coverFrames is about two seconds of video; a segment that ends sooner
+// gives the best of what it has.
+const coverFrames = "50"
 
 // coverSource finds the frame at second at in the finished stream: the
 // segment of an encoded rung that holds it and the offset into it. The
