@@ -219,11 +219,7 @@ func (s *Store) VideoTaskError(ctx context.Context, videoID int64) (string, erro
 // The earlier attempts' reasons stay at the top of the log.
 func (s *Store) SetTaskLog(ctx context.Context, id int64, status, log string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var old string
-		err := tx.QueryRowContext(ctx, "SELECT log FROM tasks WHERE id = ? AND status = ?", id, status).Scan(&old)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrConflict
-		}
+		old, err := taskLogIn(ctx, tx, id, status)
 		if err != nil {
 			return err
 		}
@@ -235,6 +231,17 @@ func (s *Store) SetTaskLog(ctx context.Context, id int64, status, log string) er
 		return fmt.Errorf("task log: %w", err)
 	}
 	return err
+}
+
+// taskLogIn reads the log of a task in the given status; ErrConflict when
+// it is in another status by now.
+func taskLogIn(ctx context.Context, tx *sql.Tx, id int64, status string) (string, error) {
+	var log string
+	err := tx.QueryRowContext(ctx, "SELECT log FROM tasks WHERE id = ? AND status = ?", id, status).Scan(&log)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrConflict
+	}
+	return log, err
 }
 
 // retryMark starts each line at the top of a task's log that tells why an
@@ -316,11 +323,7 @@ func (s *Store) FinishTask(ctx context.Context, id int64, end TaskEnd) error {
 		if end.Status == TaskCompleted {
 			progress = 100
 		}
-		var old string
-		err := tx.QueryRowContext(ctx, "SELECT log FROM tasks WHERE id = ? AND status = 'processing'", id).Scan(&old)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrConflict
-		}
+		old, err := taskLogIn(ctx, tx, id, TaskProcessing)
 		if err != nil {
 			return err
 		}

@@ -264,8 +264,9 @@ func (p *Pool) writeMaster(ctx context.Context, outDir string, plan Plan, rungs 
 }
 
 // makeCover writes the cover JPEG from the most representative frame of the
-// two seconds from 10% of the video (at most 10 s in), 640 wide at most. The frame is read from the finished stream
-// where it can be (coverSource): decoding a few seconds of a small rung
+// two seconds from 10% of the video (at most 10 s in), 640 wide at most.
+// The frames are read from the finished stream where they can be
+// (coverSource): decoding a few seconds of a small rung
 // from a keyframe costs a fraction of seeking in a large source. A failure
 // only costs the cover.
 func (p *Pool) makeCover(ctx context.Context, log *slog.Logger, src, outDir string, plan Plan, videoID int64, duration float64) bool {
